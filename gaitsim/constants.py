@@ -1,0 +1,68 @@
+"""Names shared by every stage: sides, joints, muscles and Trace channels.
+
+Sign conventions (clinical, sagittal plane; x forward, z up, hinge axes along y):
+hip flexion +, knee flexion +, ankle dorsiflexion +, trunk/pelvis forward pitch +.
+"""
+
+from __future__ import annotations
+
+SIDES: tuple[str, ...] = ("left", "right")
+JOINTS: tuple[str, ...] = ("hip", "knee", "ankle")
+
+#: The 9 sagittal muscles per leg of the H0918 model (Geyer & Herr 2010 plus RF and BFSH).
+MUSCLES: tuple[str, ...] = ("gmax", "hams", "ilpso", "rf", "vas", "bfsh", "gas", "sol", "ta")
+MUSCLE_LONG_NAMES: dict[str, str] = {
+    "gmax": "gluteus maximus",
+    "hams": "hamstrings (biarticular)",
+    "ilpso": "iliopsoas",
+    "rf": "rectus femoris",
+    "vas": "vasti",
+    "bfsh": "biceps femoris short head",
+    "gas": "gastrocnemius",
+    "sol": "soleus",
+    "ta": "tibialis anterior",
+}
+
+
+def muscle_name(muscle: str, side: str) -> str:
+    """Model name of a muscle actuator/tendon, e.g. ``sol_left``."""
+    return f"{muscle}_{side}"
+
+
+def joint_name(joint: str, side: str) -> str:
+    """Model name of a leg joint, e.g. ``knee_right``."""
+    return f"{joint}_{side}"
+
+
+def angle_channel(joint: str, side: str) -> str:
+    """Trace channel of a joint angle (rad, clinical sign), e.g. ``knee_left_angle_rad``."""
+    return f"{joint}_{side}_angle_rad"
+
+
+def velocity_channel(joint: str, side: str) -> str:
+    """Trace channel of a joint angular velocity (rad/s)."""
+    return f"{joint}_{side}_velocity_rad_s"
+
+
+def grf_channel(side: str) -> str:
+    """Trace channel of the summed ground reaction force on a foot, world frame (N), shape (T, 3)."""
+    return f"grf_{side}_n"
+
+
+def heel_channel(side: str) -> str:
+    """Trace channel of the lowest point of a heel contact sphere, world frame (m), shape (T, 3)."""
+    return f"heel_{side}_pos_m"
+
+
+def toe_channel(side: str) -> str:
+    """Trace channel of the lowest point of a toe contact sphere, world frame (m), shape (T, 3)."""
+    return f"toe_{side}_pos_m"
+
+
+MUSCLE_CHANNELS: tuple[str, ...] = (
+    "muscle_excitation",
+    "muscle_activation",
+    "muscle_length_m",
+    "muscle_velocity_m_s",
+    "muscle_force_n",
+)

@@ -1,0 +1,1 @@
+"""Simulation: stepping the model, calling controllers at their rates, sensing, the Trace."""

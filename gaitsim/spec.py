@@ -1,0 +1,228 @@
+"""Scenario schema and loading: a TOML file -> a validated, immutable :class:`Scenario`.
+
+A scenario has five sections: ``patient``, ``device``, ``course``, ``controller``, ``run``.
+``patient`` may name a preset (``gaitsim.presets``) and override any of its fields.
+Every error is a :class:`ScenarioError` naming the file, the field path, the bad value and
+what is allowed; nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gaitsim.constants import JOINTS, MUSCLES
+
+Side = Literal["left", "right"]
+Muscle = Literal["gmax", "hams", "ilpso", "rf", "vas", "bfsh", "gas", "sol", "ta"]
+Joint = Literal["hip", "knee", "ankle"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Spasticity(_Frozen):
+    """Velocity-dependent stretch reflex of one muscle, not suppressed in swing (Jansen 2014).
+
+    Used by the neural controller: extra excitation = gain * max(0, v_fibre/lopt - threshold).
+    """
+
+    gain: Annotated[float, Field(ge=0.0, le=20.0)] = 0.0
+    velocity_threshold_lopt_s: Annotated[float, Field(ge=0.0, le=10.0)] = 0.1
+
+
+class Contracture(_Frozen):
+    """Shortened muscle: optimal fibre and tendon slack length as fractions of healthy."""
+
+    fibre_length_scale: Annotated[float, Field(ge=0.5, le=1.0)] = 1.0
+    tendon_slack_scale: Annotated[float, Field(ge=0.8, le=1.0)] = 1.0
+
+
+class Patient(_Frozen):
+    """The person: size, condition and impairment. Per-side maps default to healthy (absent = 1)."""
+
+    preset: str | None = None
+    height_m: Annotated[float, Field(ge=1.2, le=2.2)] = 1.75
+    mass_kg: Annotated[float, Field(ge=25.0, le=200.0)] = 75.0
+    condition: Literal["healthy", "hemiparetic", "incomplete-sci"] = "healthy"
+    paretic_side: Literal["left", "right", "both", "none"] = "none"
+    severity: Fraction = 0.0
+    strength: dict[Side, dict[Muscle, Annotated[float, Field(ge=0.0, le=1.5)]]] = {}
+    spasticity: dict[Side, dict[Muscle, Spasticity]] = {}
+    contracture: dict[Side, dict[Muscle, Contracture]] = {}
+    passive_stiffness_nm_rad: dict[Side, dict[Joint, Annotated[float, Field(ge=0.0, le=500.0)]]] = {}
+    descending_drive: dict[Side, Fraction] = {}
+
+    def strength_of(self, muscle: str, side: str) -> float:
+        """Max isometric force as a fraction of healthy."""
+        return self.strength.get(side, {}).get(muscle, 1.0)  # type: ignore[call-overload]
+
+    def contracture_of(self, muscle: str, side: str) -> Contracture:
+        return self.contracture.get(side, {}).get(muscle, Contracture())  # type: ignore[call-overload]
+
+    def extra_stiffness_of(self, joint: str, side: str) -> float:
+        return self.passive_stiffness_nm_rad.get(side, {}).get(joint, 0.0)  # type: ignore[call-overload]
+
+
+class Device(_Frozen):
+    """The rehabilitation robot. Only ``none`` exists until the device issue lands."""
+
+    kind: Literal["none"] = "none"
+
+
+class Course(_Frozen):
+    """Where the patient walks: flat overground for now."""
+
+    kind: Literal["overground"] = "overground"
+    friction: Annotated[float, Field(gt=0.0, le=2.0)] = 0.9  # stiction mu, Geyer & Herr 2010
+
+
+class Controller(_Frozen):
+    """The patient's controller and its sensing.
+
+    ``passive``: zero excitation (the body falls). ``constant``: every muscle at ``excitation``.
+    """
+
+    kind: Literal["passive", "constant"] = "constant"
+    excitation: Annotated[float, Field(ge=0.01, le=1.0)] = 0.05
+    rate_hz: Annotated[float, Field(gt=0.0, le=10_000.0)] = 100.0
+    sensor_delay_s: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
+    sensor_noise_std: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+
+Output = Literal["trace", "summary"]
+
+
+class Run(_Frozen):
+    """How long and how finely to simulate, with which seed, and what to write."""
+
+    duration_s: Annotated[float, Field(gt=0.0, le=3600.0)] = 5.0
+    physics_step_s: Annotated[float, Field(gt=0.0, le=0.1)] = 0.0005
+    record_rate_hz: Annotated[float, Field(gt=0.0, le=10_000.0)] = 200.0
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    outputs: tuple[Output, ...] = ("trace", "summary")
+    fall_pelvis_height_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
+    fall_trunk_pitch_rad: Annotated[float, Field(gt=0.0, le=math.pi)] = 1.0
+
+    @field_validator("record_rate_hz")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be finite")
+        return v
+
+
+class Scenario(_Frozen):
+    """A validated, immutable scenario."""
+
+    name: str = "unnamed"
+    description: str = ""
+    patient: Patient = Patient()
+    device: Device = Device()
+    course: Course = Course()
+    controller: Controller = Controller()
+    run: Run = Run()
+
+
+class ScenarioError(ValueError):
+    """A scenario is invalid: names the file, the field path, the bad value and what is allowed."""
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """Walk a model class along an error location to list the keys allowed at its parent."""
+    cls: Any = model
+    for part in loc[:-1]:
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and part in cls.model_fields:
+            cls = cls.model_fields[part].annotation
+            continue
+        args = getattr(cls, "__args__", ())
+        # dict[K, V]: descend into V; Optional/Annotated: take the model argument
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if models:
+            cls = models[0]
+            if part in cls.model_fields:
+                cls = cls.model_fields[part].annotation
+        elif args:
+            cls = args[-1]
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return sorted(cls.model_fields)
+    return None
+
+
+def _describe(err: Mapping[str, Any], source: str) -> str:
+    loc = tuple(err["loc"])
+    path = ".".join(str(p) for p in loc) or "(top level)"
+    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(Scenario, loc)
+        where = "" if allowed is None else f"; allowed keys: {', '.join(allowed)}"
+        return f"{source}: {path}: unknown key{where}"
+    allowed = err["msg"].removeprefix("Value error, ")
+    return f"{source}: {path} = {value!r}: {allowed}"
+
+
+def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as a (TOML-shaped) mapping, resolving the patient preset."""
+    from gaitsim.presets import PRESETS, preset_dict
+
+    data = dict(data)
+    patient = data.get("patient", {})
+    if isinstance(patient, Mapping) and patient.get("preset") is not None:
+        name = patient["preset"]
+        if name not in PRESETS:
+            raise ScenarioError(
+                f"{source}: patient.preset = {name!r}: unknown preset; "
+                f"allowed: {', '.join(sorted(PRESETS))}"
+            )
+        data["patient"] = {**preset_dict(name), **patient}
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(e, source) for e in exc.errors()]
+        raise ScenarioError("\n".join(lines)) from None
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file. Raises ScenarioError (never half a scenario)."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{source}: cannot read scenario file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    data.setdefault("name", path.stem)
+    return from_dict(data, source)
+
+
+def to_dict(scenario: Scenario) -> dict[str, Any]:
+    """JSON-ready dict of a scenario (stored in a Trace's metadata)."""
+    return scenario.model_dump(mode="json")
+
+
+__all__ = [
+    "JOINTS",
+    "MUSCLES",
+    "Contracture",
+    "Controller",
+    "Course",
+    "Device",
+    "Patient",
+    "Run",
+    "Scenario",
+    "ScenarioError",
+    "Spasticity",
+    "from_dict",
+    "load",
+    "to_dict",
+]
