@@ -24,14 +24,16 @@ MUSCLE_LONG_NAMES: dict[str, str] = {
 }
 
 
-def muscle_name(muscle: str, side: str) -> str:
-    """Model name of a muscle actuator/tendon, e.g. ``sol_left``."""
-    return f"{muscle}_{side}"
+def model_name(element: str, side: str) -> str:
+    """Model name of a sided element (muscle, tendon, joint, body, site, geom): ``left_sol``.
+
+    The leg template is attached once per side with this prefix.
+    """
+    return f"{side}_{element}"
 
 
-def joint_name(joint: str, side: str) -> str:
-    """Model name of a leg joint, e.g. ``knee_right``."""
-    return f"{joint}_{side}"
+muscle_name = model_name
+joint_name = model_name
 
 
 def angle_channel(joint: str, side: str) -> str:

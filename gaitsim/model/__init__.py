@@ -1,0 +1,5 @@
+"""Model assembly with mujoco.MjSpec: the patient's body, impairment, (later) devices and courses."""
+
+from gaitsim.model.assemble import BuiltModel, build_model
+
+__all__ = ["BuiltModel", "build_model"]

@@ -1,0 +1,120 @@
+"""Scenario -> MjModel: body scaled to the patient, impairment applied, course built.
+
+The muscle tendon lengths need the body's geometry, so assembly compiles twice: once to
+measure musculotendon lengths at each muscle's reference posture, once with the muscles set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from gaitsim import constants as C
+from gaitsim.model import muscles as M
+from gaitsim.model.body import body_spec
+from gaitsim.model.impairment import muscle_settings
+from gaitsim.spec import Course, Patient
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """A compiled model with what later stages need to know about it."""
+
+    model: mujoco.MjModel
+    xml: str
+    height_m: float
+    mass_kg: float
+    leg_length_m: float
+    muscle_names: tuple[str, ...]
+    stand_qpos: np.ndarray
+
+
+def add_course(spec: mujoco.MjSpec, course: Course) -> None:
+    """Flat ground with the course's friction (a plane colliding with the contact spheres)."""
+    spec.worldbody.add_geom(
+        name="floor",
+        type=mujoco.mjtGeom.mjGEOM_PLANE,
+        size=[0, 0, 0.5],
+        contype=1,
+        conaffinity=2,
+        condim=3,
+        friction=[course.friction, 0.005, 0.0001],
+        rgba=[0.8, 0.8, 0.8, 1],
+    )
+    spec.worldbody.add_light(pos=[0, 0, 4], dir=[0, 0, -1], castshadow=False)
+
+
+def set_options(spec: mujoco.MjSpec, physics_step_s: float) -> None:
+    """Integrator and step. implicitfast keeps stiff muscle and joint-limit forces stable."""
+    spec.option.timestep = physics_step_s
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    spec.compiler.LRopt.mode = mujoco.mjtLRMode.mjLRMODE_NONE
+
+
+def _joint_qpos_index(model: mujoco.MjModel, joint: str) -> int:
+    return int(model.jnt_qposadr[model.joint(joint).id])
+
+
+def mtu_length_at(model: mujoco.MjModel, posture: dict[str, float], tendon: str) -> float:
+    """Musculotendon length (m) of ``tendon`` with the named joints at ``posture`` (rad)."""
+    data = mujoco.MjData(model)
+    for joint, angle in posture.items():
+        data.qpos[_joint_qpos_index(model, joint)] = angle
+    mujoco.mj_fwdPosition(model, data)
+    return float(data.ten_length[model.tendon(tendon).id])
+
+
+def set_muscles(spec: mujoco.MjSpec, probe: mujoco.MjModel, patient: Patient) -> None:
+    """Write each muscle's force, optimal length, tendon length and velocity into the spec."""
+    r0, r1 = M.OPERATING_RANGE
+    for side in C.SIDES:
+        for muscle in C.MUSCLES:
+            name = C.muscle_name(muscle, side)
+            params = M.scaled(muscle, patient.height_m, patient.mass_kg)
+            posture = {C.joint_name(j, side): a for j, a in M.REFERENCE_POSTURE_RAD[muscle].items()}
+            ref_length = mtu_length_at(probe, posture, name)
+            s = muscle_settings(patient, muscle, side, params, ref_length)
+            act = spec.actuator(name)
+            lo, hi = (s.tendon_length_m + r * s.fibre_length_m for r in (r0, r1))
+            act.lengthrange = [lo, hi]
+            prm = np.asarray(act.gainprm).copy()
+            prm[0:2] = M.OPERATING_RANGE
+            prm[2] = s.fmax_n
+            prm[6] = params.vmax_lopt_s
+            prm[8] = M.ECCENTRIC_FORCE_MAX
+            act.gainprm = prm
+            act.biasprm = prm
+            act.dynprm = np.r_[M.TIME_CONSTANTS_S, np.zeros(len(act.dynprm) - 2)]
+
+
+def set_passive_stiffness(spec: mujoco.MjSpec, patient: Patient) -> None:
+    """Extra passive joint stiffness of the patient (N m/rad about the anatomical neutral)."""
+    for side in C.SIDES:
+        for joint in C.JOINTS:
+            k = patient.extra_stiffness_of(joint, side)
+            spec.joint(C.joint_name(joint, side)).stiffness = [k, 0.0, 0.0]
+
+
+def build_model(patient: Patient, course: Course, physics_step_s: float) -> BuiltModel:
+    """Assemble and compile the patient's model on the course."""
+    spec = body_spec(patient.height_m, patient.mass_kg)
+    add_course(spec, course)
+    set_options(spec, physics_step_s)
+    set_passive_stiffness(spec, patient)
+    set_muscles(spec, spec.compile(), patient)
+    model = spec.compile()
+    stand = np.zeros(model.nq)
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    hip = data.xpos[model.body(C.model_name("thigh", "left")).id]
+    return BuiltModel(
+        model=model,
+        xml=spec.to_xml(),
+        height_m=patient.height_m,
+        mass_kg=float(np.sum(model.body_mass)),
+        leg_length_m=float(hip[2]),
+        muscle_names=tuple(model.actuator(i).name for i in range(model.nu)),
+        stand_qpos=stand,
+    )
