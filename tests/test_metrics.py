@@ -14,7 +14,9 @@ from gaitsim.metrics import (
     detect_events,
     format_table,
     hysteresis_contact,
+    mos_ap_at_heel_strikes,
     side_events,
+    step_table,
     summarize,
     swing_min_toe_clearance,
     symmetry_index_pct,
@@ -195,6 +197,13 @@ def test_asymmetric_step_length_and_timing_give_known_ratio_and_index():
     assert d["double_support_pct"] == pytest.approx(20.0, abs=0.25)
 
 
+def test_step_time_is_undefined_after_a_missed_contralateral_step():
+    t = np.arange(3000) * DT
+    steps = step_table(t, np.array([100, 1100, 2100]), np.array([600]), None, None)
+    np.testing.assert_allclose(steps.step_time_s, [np.nan, 0.5, np.nan], atol=1e-9)
+    assert np.isnan(steps.step_length_m).all()  # no heel channels: unknown, not zero
+
+
 def test_symmetry_formulas():
     assert symmetry_ratio(0.5, 0.7) == pytest.approx(1.4)
     assert symmetry_index_pct(0.5, 0.7) == pytest.approx(-100 * 0.2 / 0.6)
@@ -213,7 +222,9 @@ def test_gait_cycle_curves_and_peak_swing_knee_flexion():
     assert np.max(knee.sd) < 1e-6
     assert int(np.argmax(knee.mean)) == 72
     np.testing.assert_allclose(
-        summary.curves["hip_right"].mean, 0.35 * np.cos(2 * np.pi * np.linspace(0, 1, 101)), atol=3e-3
+        summary.curves["hip_right"].mean,
+        0.35 * np.cos(2 * np.pi * np.linspace(0, 1, 101)),
+        atol=3e-3,
     )
     d = summary.to_dict()
     assert d["peak_knee_flexion_swing_deg"]["left"] == pytest.approx(math.degrees(1.0), abs=1e-3)
@@ -252,6 +263,15 @@ def test_margin_of_stability_matches_hand_computation():
     assert left == pytest.approx(0.18653, abs=1e-5)
 
 
+def test_base_of_support_front_is_the_most_anterior_loaded_toe():
+    xcom = np.array([1.0, 1.0])
+    toe = np.array([1.1, 1.1])
+    other_toe = np.array([1.3, 1.3])  # the other foot is ahead (e.g. a short backward step)
+    hs = np.array([0, 1])
+    mos = mos_ap_at_heel_strikes(xcom, toe, other_toe, np.array([True, False]), hs)
+    np.testing.assert_allclose(mos, [0.3, 0.1])  # an unloaded foot is not base of support
+
+
 def test_grf_peaks_in_body_weights():
     d = summarize(walker(grf_peak_bw={"left": 1.15, "right": 1.05})).to_dict()
     assert d["grf_peak_bw"]["left"] == pytest.approx(1.15, abs=1e-4)
@@ -283,6 +303,7 @@ def test_trace_without_steps_gives_zero_strides_and_none(force_bw):
     assert d["mos_ap_m"]["right"]["min"] is None
     assert d["grf_peak_bw"]["max"] is None
     json.dumps(d, allow_nan=False)
+    assert summary.speed_m_s is None and summary.stance_pct["left"] is None  # not NaN
     assert summary.curves["knee_left"].n_strides == 0
     assert "strides" in format_table(summary)
 

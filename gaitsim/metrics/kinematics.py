@@ -1,4 +1,4 @@
-"""Sagittal kinematics over the gait cycle: normalised joint-angle curves, swing peaks, toe clearance.
+"""Sagittal kinematics over the gait cycle: joint-angle curves, swing peaks, toe clearance.
 
 - Gait-cycle normalisation: each stride (heel strike to next ipsilateral heel strike) resampled
   linearly in time onto 0–100 % in 101 points, then mean and SD over strides (ensemble

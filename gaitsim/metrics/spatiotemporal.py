@@ -136,7 +136,9 @@ def step_table(
     if heel_x_m is None or other_heel_x_m is None:
         length_m = np.full(hs.shape, np.nan)
     else:
-        length_m = np.asarray(heel_x_m, dtype=float)[hs] - np.asarray(other_heel_x_m, dtype=float)[hs]
+        length_m = (
+            np.asarray(heel_x_m, dtype=float)[hs] - np.asarray(other_heel_x_m, dtype=float)[hs]
+        )
     return StepTable(hs, step_s, length_m)
 
 

@@ -44,7 +44,14 @@ import numpy as np
 
 from gaitsim.constants import SIDES, angle_channel, grf_channel, heel_channel, toe_channel
 from gaitsim.metrics._stats import finite_max, finite_mean, finite_min, optional
-from gaitsim.metrics.events import MIN_PHASE_S, OFF_BW, ON_BW, body_weight_n, detect_events
+from gaitsim.metrics.events import (
+    MIN_PHASE_S,
+    OFF_BW,
+    ON_BW,
+    SideEvents,
+    body_weight_n,
+    detect_events,
+)
 from gaitsim.metrics.kinematics import (
     CycleCurve,
     gait_cycle_curves,
@@ -52,7 +59,13 @@ from gaitsim.metrics.kinematics import (
     peak_in_windows,
 )
 from gaitsim.metrics.kinetics import stance_peaks_bw
-from gaitsim.metrics.spatiotemporal import cadence_steps_min, step_table, stride_table
+from gaitsim.metrics.spatiotemporal import (
+    StepTable,
+    StrideTable,
+    cadence_steps_min,
+    step_table,
+    stride_table,
+)
 from gaitsim.metrics.stability import extrapolated_com_m, mos_ap_at_heel_strikes
 from gaitsim.metrics.symmetry import symmetry
 from gaitsim.sim.trace import Trace
@@ -147,31 +160,43 @@ def _pooled(values: Mapping[str, np.ndarray]) -> float:
 
 
 def _other(side: str) -> str:
+    """The contralateral side."""
     return "right" if side == "left" else "left"
 
 
-def _mos(trace: Trace, events: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """AP margin of stability per side: mean and min over the side's heel strikes (m)."""
+def _xcom(trace: Trace) -> np.ndarray | None:
+    """Extrapolated CoM x (m), or None without a CoM channel or leg length."""
     com_x = _x(trace, "com_pos_m")
     leg_m = _leg_length_m(trace.meta)
-    vel_x = _com_velocity_x(trace, com_x) if com_x is not None else None
-    toes = {side: _x(trace, toe_channel(side)) for side in SIDES}
+    if com_x is None or leg_m is None:
+        return None
+    vel_x = _com_velocity_x(trace, com_x)
+    return None if vel_x is None else extrapolated_com_m(com_x, vel_x, leg_m)
+
+
+def _mos(trace: Trace, events: Mapping[str, SideEvents]) -> dict[str, dict[str, float]]:
+    """AP margin of stability per side: mean and min over the side's heel strikes (m)."""
+    xcom = _xcom(trace)
+    no_toe = np.full(len(trace), -np.inf)  # a foot without a toe channel bounds nothing
     out = {}
     for side in SIDES:
         other = _other(side)
+        toe, other_toe = _x(trace, toe_channel(side)), _x(trace, toe_channel(other))
         mos = np.zeros(0)
-        if com_x is not None and vel_x is not None and leg_m and toes[side] is not None:
-            other_toe = toes[other] if toes[other] is not None else np.full(len(trace), -np.inf)
-            xcom = extrapolated_com_m(com_x, vel_x, leg_m)
+        if xcom is not None and toe is not None:
             mos = mos_ap_at_heel_strikes(
-                xcom, toes[side], other_toe, events[other].loaded, events[side].heel_strike_idx
+                xcom,
+                toe,
+                other_toe if other_toe is not None else no_toe,
+                events[other].loaded,
+                events[side].heel_strike_idx,
             )
         out[side] = {"mean": finite_mean(mos), "min": finite_min(mos)}
     return out
 
 
 def _swing_metrics(
-    trace: Trace, strides: Mapping[str, Any]
+    trace: Trace, strides: Mapping[str, StrideTable]
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Peak knee flexion in swing (deg) and minimum toe clearance (m), side means."""
     knee_deg, mtc_m = {}, {}
@@ -189,7 +214,7 @@ def _swing_metrics(
     return knee_deg, mtc_m
 
 
-def _grf_peaks(trace: Trace, events: Mapping[str, Any], bw_n: float) -> dict[str, float]:
+def _grf_peaks(trace: Trace, events: Mapping[str, SideEvents], bw_n: float) -> dict[str, float]:
     """Mean stance-peak vertical GRF per side and the largest peak overall (BW)."""
     peaks = {}
     for side in SIDES:
@@ -208,7 +233,7 @@ def _column(tables: Mapping[str, Any], name: str) -> dict[str, np.ndarray]:
 
 
 def _symmetry_block(
-    strides: Mapping[str, Any], steps: Mapping[str, Any]
+    strides: Mapping[str, StrideTable], steps: Mapping[str, StepTable]
 ) -> dict[str, dict[str, float]]:
     """Step length, swing time and stance time symmetry (see :mod:`gaitsim.metrics.symmetry`)."""
     columns = {
@@ -244,7 +269,7 @@ def summarize(
         )
     knee_deg, mtc_m = _swing_metrics(trace, strides)
     step_times = np.concatenate(list(_column(steps, "step_time_s").values()))
-    return GaitSummary(
+    values: dict[str, Any] = dict(
         n_strides={side: strides[side].n for side in SIDES},
         speed_m_s=_pooled(_column(strides, "speed_m_s")),
         cadence_steps_min=cadence_steps_min(step_times),
@@ -260,5 +285,7 @@ def summarize(
         min_toe_clearance_m=mtc_m,
         mos_ap_m=_mos(trace, events),
         grf_peak_bw=_grf_peaks(trace, events, body_weight_n(trace.meta)),
-        curves=gait_cycle_curves(trace, events),
     )
+    # Store plain floats/None (never NaN) so attributes and to_dict() agree.
+    fields = {key: _json_ready(value) for key, value in values.items()}
+    return GaitSummary(**fields, curves=gait_cycle_curves(trace, events))

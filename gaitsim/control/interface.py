@@ -1,0 +1,44 @@
+"""A controller is a pair of pure functions over pytrees, jitted once (see DESIGN.md):
+
+    init(params, spec) -> state
+    step(params, state, obs) -> (state, command)
+
+``obs`` is a dict of named arrays (units in the names); ``command`` is an array in SI units
+(muscle excitations for the patient's neural controller, torques for a device). The same
+``step`` runs in the simulator, under ``jax.vmap`` in batches, in the Gymnasium env and in the
+hardware loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+
+PyTree = Any
+InitFn = Callable[[PyTree, Any], PyTree]
+StepFn = Callable[[PyTree, PyTree, dict[str, Any]], tuple[PyTree, Any]]
+
+
+@dataclass(frozen=True)
+class Controller:
+    """A named controller: its pure functions, its parameters and its call rate."""
+
+    name: str
+    init: InitFn
+    step: StepFn
+    params: PyTree
+    rate_hz: float
+
+
+def jit_controller(controller: Controller) -> Controller:
+    """The same controller with ``step`` jitted (compiled on first call)."""
+    return Controller(
+        name=controller.name,
+        init=controller.init,
+        step=jax.jit(controller.step),
+        params=controller.params,
+        rate_hz=controller.rate_hz,
+    )

@@ -1,0 +1,208 @@
+"""Single simulation: step the model at a fixed physics step, call the patient's controller at
+its own rate with delayed and noisy measurements, record a Trace, end on fall or blow-up.
+
+A run never raises for what happens inside the simulation: falls, NaN/inf, MuJoCo warnings
+and controller errors end it with ``meta["termination"]["reason"]``.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mujoco
+import numpy as np
+
+import gaitsim
+from gaitsim.control.interface import Controller, jit_controller
+from gaitsim.model import BuiltModel, build_model
+from gaitsim.neural import patient_controller
+from gaitsim.sim.record import Recorder
+from gaitsim.sim.sensing import BodyIndex, body_index, patient_measurements
+from gaitsim.sim.trace import Event, Trace
+from gaitsim.spec import Scenario, to_dict
+
+#: Reasons a run ends, as written to ``meta["termination"]["reason"]``.
+REASONS = ("completed", "fall", "numerical_instability", "mujoco_warning", "controller_error")
+
+# MuJoCo resets the state itself when these fire; they mean the integration blew up.
+_INSTABILITY_WARNINGS = {
+    mujoco.mjtWarning.mjWARN_BADQACC,
+    mujoco.mjtWarning.mjWARN_BADQPOS,
+    mujoco.mjtWarning.mjWARN_BADQVEL,
+    mujoco.mjtWarning.mjWARN_INERTIA,
+}
+
+
+@contextmanager
+def _quiet_mujoco_warnings() -> Iterator[list[str]]:
+    """Collect MuJoCo's printed warnings instead of writing them to stdout (keeps --json clean).
+
+    The warning counters in MjData still record them; the text goes into the termination detail.
+    """
+    texts: list[str] = []
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(lambda msg: texts.append(str(msg).strip()))
+    try:
+        yield texts
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
+
+@dataclass(frozen=True)
+class Termination:
+    reason: str
+    time_s: float
+    detail: str = ""
+
+
+def _check_state(
+    data: mujoco.MjData, index: BodyIndex, stand_hip_m: float, scenario: Scenario
+) -> Termination | None:
+    warnings = data.warning
+    for w in mujoco.mjtWarning.__members__.values():
+        if w == mujoco.mjtWarning.mjNWARNING:
+            continue
+        if warnings[int(w)].number > 0:
+            reason = "numerical_instability" if w in _INSTABILITY_WARNINGS else "mujoco_warning"
+            return Termination(reason, data.time, w.name)
+    if not (np.isfinite(data.qpos).all() and np.isfinite(data.qvel).all()):
+        return Termination("numerical_instability", data.time, "non-finite state")
+    run = scenario.run
+    height = data.xpos[index.pelvis_body, 2]
+    if height < run.fall_pelvis_height_fraction * stand_hip_m:
+        return Termination("fall", data.time, f"pelvis height {height:.3f} m")
+    pitch = data.qpos[index.qpos["pelvis_pitch"]]
+    if abs(pitch) > run.fall_trunk_pitch_rad:
+        return Termination("fall", data.time, f"trunk pitch {pitch:.3f} rad")
+    return None
+
+
+class _Sensor:
+    """Delays (whole physics steps) and multiplicative noise on the controller's measurements."""
+
+    def __init__(self, delay_steps: int, noise_std: float, rng: np.random.Generator) -> None:
+        self._buffer: deque[dict[str, np.ndarray]] = deque(maxlen=delay_steps + 1)
+        self._noise, self._rng = noise_std, rng
+
+    def push(self, measurement: dict[str, np.ndarray]) -> None:
+        self._buffer.append(measurement)
+
+    def read(self) -> dict[str, np.ndarray]:
+        oldest = self._buffer[0]
+        if self._noise == 0.0:
+            return oldest
+        return {
+            k: v * (1.0 + self._noise * self._rng.standard_normal(np.shape(v)))
+            for k, v in oldest.items()
+        }
+
+
+def _every(rate_hz: float, dt: float) -> int:
+    return max(1, round(1.0 / (rate_hz * dt)))
+
+
+def simulate(
+    scenario: Scenario,
+    seed: int | None = None,
+    built: BuiltModel | None = None,
+    controller: Controller | None = None,
+    progress: Callable[[float], Any] | None = None,
+) -> Trace:
+    """Run a scenario and return its Trace. ``progress(fraction)`` is called now and then."""
+    with _quiet_mujoco_warnings() as warning_texts:
+        trace = _simulate(scenario, seed, built, controller, progress)
+    if warning_texts:
+        meta = dict(trace.meta)
+        meta["mujoco_warnings"] = warning_texts[:20]
+        trace = Trace(trace.time_s, trace.channels, trace.events, meta)
+    return trace
+
+
+def _simulate(
+    scenario: Scenario,
+    seed: int | None,
+    built: BuiltModel | None,
+    controller: Controller | None,
+    progress: Callable[[float], Any] | None,
+) -> Trace:
+    seed = scenario.run.seed if seed is None else seed
+    run = scenario.run
+    built = built or build_model(scenario.patient, scenario.course, run.physics_step_s)
+    model = built.model
+    controller = jit_controller(controller or patient_controller(scenario.controller, model.nu))
+    data = mujoco.MjData(model)
+    data.qpos[:] = built.stand_qpos
+    mujoco.mj_forward(model, data)
+    index = body_index(model)
+
+    dt = model.opt.timestep
+    n_steps = max(1, round(run.duration_s / dt))
+    control_every = _every(controller.rate_hz, dt)
+    record_every = _every(run.record_rate_hz, dt)
+    recorder = Recorder(model, index, n_steps // record_every + 2)
+    sensor = _Sensor(
+        round(scenario.controller.sensor_delay_s / dt),
+        scenario.controller.sensor_noise_std,
+        np.random.default_rng(seed),
+    )
+    state = controller.init(controller.params, scenario)
+    events: list[Event] = []
+    end: Termination | None = None
+    progress_every = max(1, n_steps // 100)
+
+    for i in range(n_steps):
+        sensor.push(patient_measurements(model, data, index))
+        if i % control_every == 0:
+            try:
+                state, command = controller.step(controller.params, state, sensor.read())
+                data.ctrl[:] = np.asarray(command, dtype=float)
+            except Exception as exc:  # a controller bug ends the run, never the caller
+                end = Termination("controller_error", data.time, f"{type(exc).__name__}: {exc}")
+                break
+        if i % record_every == 0:
+            recorder.record(data)
+        mujoco.mj_step(model, data)
+        end = _check_state(data, index, built.leg_length_m, scenario)
+        if end is not None:
+            break
+        if progress is not None and i % progress_every == 0:
+            progress(i / n_steps)
+    if end is None:
+        end = Termination("completed", data.time)
+    elif end.reason != "numerical_instability":
+        mujoco.mj_forward(model, data)
+        recorder.record(data)  # the state that ended the run
+    events.append(Event(end.time_s, end.reason, {"detail": end.detail}))
+    if progress is not None:
+        progress(1.0)
+    time_s, channels = recorder.finish()
+    return Trace(time_s, channels, tuple(events), _meta(scenario, seed, built, end))
+
+
+def _meta(scenario: Scenario, seed: int, built: BuiltModel, end: Termination) -> dict[str, Any]:
+    return {
+        "scenario": to_dict(scenario),
+        "scenario_name": scenario.name,
+        "seed": seed,
+        "versions": {
+            "gaitsim": gaitsim.__version__,
+            "mujoco": mujoco.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "physics_step_s": scenario.run.physics_step_s,
+        "record_step_s": _every(scenario.run.record_rate_hz, scenario.run.physics_step_s)
+        * scenario.run.physics_step_s,
+        "body": {
+            "mass_kg": built.mass_kg,
+            "height_m": built.height_m,
+            "leg_length_m": built.leg_length_m,
+        },
+        "muscle_names": list(built.muscle_names),
+        "termination": {"reason": end.reason, "time_s": end.time_s, "detail": end.detail},
+    }
