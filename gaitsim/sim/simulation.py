@@ -174,9 +174,9 @@ def _simulate(
             progress(i / n_steps)
     if end is None:
         end = Termination("completed", data.time)
-    elif end.reason != "numerical_instability":
+    if end.reason != "numerical_instability":  # a blown-up state is not worth keeping
         mujoco.mj_forward(model, data)
-        recorder.record(data)  # the state that ended the run
+        recorder.record(data)  # the final state
     events.append(Event(end.time_s, end.reason, {"detail": end.detail}))
     if progress is not None:
         progress(1.0)

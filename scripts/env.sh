@@ -1,0 +1,34 @@
+# Sourced by main.sh and test.sh: make .venv (Python >= 3.11) with gaitsim and its test tools,
+# and the Debian libraries headless rendering needs. Idempotent; re-installs when pyproject.toml
+# changes.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PY="${PYTHON:-python3}"
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "gaitsim needs Python >= 3.11 (found $("$PY" --version 2>&1)); set PYTHON=..." >&2; exit 1; }
+
+# Headless MuJoCo rendering through EGL on the CPU (Mesa). Only installed when missing.
+if ! ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Mesa EGL for headless rendering (libegl1 libegl-mesa0 libgl1-mesa-dri)" >&2
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      libegl1 libegl-mesa0 libgl1-mesa-dri >&2
+  else
+    echo "note: videos need Mesa EGL: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+STAMP=.venv/.gaitsim-installed
+WANT="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip >&2
+  .venv/bin/python -m pip install -q -e ".[test]" >&2
+  echo "$WANT" > "$STAMP"
+fi
+export PATH="$ROOT/.venv/bin:$PATH"
+export MUJOCO_GL="${MUJOCO_GL:-egl}"

@@ -1,0 +1,114 @@
+"""The simulation core: termination reasons, determinism, the Trace file, sensing."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gaitsim import constants as C
+from gaitsim import spec
+from gaitsim.control.interface import Controller
+from gaitsim.sim.simulation import simulate
+from gaitsim.sim.trace import Trace
+
+
+def _scenario(**sections):
+    return spec.from_dict(sections)
+
+
+def test_passive_body_dropped_on_the_ground_ends_with_fall():
+    trace = simulate(_scenario(controller={"kind": "passive"}, run={"duration_s": 3.0}))
+    assert trace.meta["termination"]["reason"] == "fall"
+    assert trace.meta["termination"]["time_s"] < 3.0
+    assert trace.events[-1].kind == "fall"
+
+
+def test_absurd_physics_step_ends_with_numerical_instability_without_raising():
+    trace = simulate(_scenario(run={"duration_s": 2.0, "physics_step_s": 0.05}))
+    assert trace.meta["termination"]["reason"] == "numerical_instability"
+    for values in trace.channels.values():
+        assert np.isfinite(values).all()
+
+
+def _length_feedback(params, state, obs):
+    """A controller whose command depends on the (noisy) measurements."""
+    return state, jnp.clip(0.2 * obs["muscle_length_m"], 0.01, 1.0)
+
+
+def test_same_scenario_and_seed_give_a_bit_identical_trace():
+    sc = _scenario(run={"duration_s": 0.4}, controller={"sensor_noise_std": 0.05})
+    ctrl = Controller("feedback", lambda p, s: 0, _length_feedback, None, 100.0)
+    a, b = simulate(sc, seed=3, controller=ctrl), simulate(sc, seed=3, controller=ctrl)
+    assert a.channels.keys() == b.channels.keys()
+    for name in a.channels:
+        assert np.array_equal(a[name], b[name]), name
+    c = simulate(sc, seed=4, controller=ctrl)
+    assert not np.array_equal(a["muscle_excitation"], c["muscle_excitation"])
+
+
+def test_trace_round_trips_through_one_compressed_file(tmp_path):
+    trace = simulate(_scenario(run={"duration_s": 0.2}))
+    path = trace.save(tmp_path / "t.npz")
+    loaded = Trace.load(path)
+    assert loaded.meta == trace.meta
+    assert loaded.events == trace.events
+    for name in trace.channels:
+        assert np.array_equal(loaded[name], trace[name])
+    assert loaded.meta["versions"]["mujoco"]
+    assert loaded.meta["scenario"]["patient"]["height_m"] == 1.75
+    assert [p.name for p in tmp_path.iterdir()] == ["t.npz"]  # no temp file left behind
+
+
+def test_trace_has_the_documented_channels_with_consistent_shapes():
+    trace = simulate(_scenario(run={"duration_s": 0.2, "record_rate_hz": 100}))
+    n = len(trace)
+    assert n == 21  # 0.0 .. 0.2 s at 100 Hz, inclusive of the final state
+    for side in C.SIDES:
+        for joint in C.JOINTS:
+            assert trace[C.angle_channel(joint, side)].shape == (n,)
+        assert trace[C.grf_channel(side)].shape == (n, 3)
+    assert trace["muscle_force_n"].shape == (n, 18)
+    assert len(trace.meta["muscle_names"]) == 18
+    # standing at t = 0: both feet carry roughly body weight between them
+    weight = trace.meta["body"]["mass_kg"] * 9.81
+    support = trace[C.grf_channel("left")][5:, 2] + trace[C.grf_channel("right")][5:, 2]
+    assert 0.5 * weight < np.median(support[:5]) < 1.5 * weight
+
+
+def test_muscle_forces_grow_with_excitation():
+    low = simulate(_scenario(run={"duration_s": 0.1}, controller={"excitation": 0.05}))
+    high = simulate(_scenario(run={"duration_s": 0.1}, controller={"excitation": 0.5}))
+    assert high["muscle_activation"][-1].mean() > 5 * low["muscle_activation"][-1].mean()
+    assert high["muscle_force_n"][-1].sum() > low["muscle_force_n"][-1].sum()
+
+
+def test_a_failing_controller_ends_the_run_with_a_reason():
+    def broken_step(params, state, obs):
+        raise RuntimeError("boom")
+
+    ctrl = Controller("broken", lambda p, s: 0, broken_step, None, 100.0)
+    trace = simulate(_scenario(run={"duration_s": 0.2}), controller=ctrl)
+    assert trace.meta["termination"]["reason"] == "controller_error"
+    assert "boom" in trace.meta["termination"]["detail"]
+
+
+def test_controller_runs_at_its_own_rate_and_sees_delayed_measurements():
+    calls = []
+
+    def step(params, state, obs):
+        jax.debug.callback(lambda load: calls.append(float(load)), obs["foot_load_left_n"])
+        return state, jnp.full(18, 0.05)
+
+    ctrl = Controller("probe", lambda p, s: 0, step, None, 50.0)
+    sc = _scenario(run={"duration_s": 0.2}, controller={"sensor_delay_s": 0.01})
+    simulate(sc, controller=ctrl)
+    assert len(calls) == 10  # 0.2 s at 50 Hz
+    assert calls[0] > 0  # standing start: the left foot is loaded from the first call
+
+
+def test_progress_callback_reaches_one():
+    seen = []
+    simulate(_scenario(run={"duration_s": 0.1}), progress=seen.append)
+    assert seen[-1] == 1.0 and seen == sorted(seen)
