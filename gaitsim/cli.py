@@ -43,8 +43,15 @@ def _write_text_atomic(path: Path, text: str) -> None:
 def _progress_bar(total_s: float, enabled: bool):
     from tqdm import tqdm
 
-    bar = tqdm(total=100, unit="%", file=sys.stderr, disable=not enabled, leave=False,
-               desc=f"simulating {total_s:g} s", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+    bar = tqdm(
+        total=100,
+        unit="%",
+        file=sys.stderr,
+        disable=not enabled,
+        leave=False,
+        desc=f"simulating {total_s:g} s",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+    )
 
     def update(fraction: float) -> None:
         bar.n = round(100 * fraction)
@@ -87,16 +94,25 @@ def scenarios_cmd() -> None:
 
 @main.command("run")
 @click.argument("scenario")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
-              help="Override the scenario's seed.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Directory for the trace and summary (created after a successful run).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print exactly one JSON object on stdout; progress goes to stderr.")
+@click.option(
+    "--seed", type=click.IntRange(0, 2**32 - 1), default=None, help="Override the scenario's seed."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for the trace and summary (created after a successful run).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print exactly one JSON object on stdout; progress goes to stderr.",
+)
 def run_cmd(scenario: str, seed: int | None, out_dir: Path | None, as_json: bool) -> None:
     """Simulate SCENARIO and print the gait summary."""
-    from gaitsim.metrics import format_table
-    from gaitsim.metrics import summarize
+    from gaitsim.metrics import format_table, summarize
     from gaitsim.sim.simulation import simulate
 
     spec = _load_scenario(scenario)
@@ -117,8 +133,10 @@ def run_cmd(scenario: str, seed: int | None, out_dir: Path | None, as_json: bool
         click.echo(json.dumps(result))
         return
     end = result["termination"]
-    click.echo(f"scenario {spec.name}  seed {result['seed']}  ended: {end['reason']} "
-               f"at {end['time_s']:.3f} s {end['detail']}")
+    click.echo(
+        f"scenario {spec.name}  seed {result['seed']}  ended: {end['reason']} "
+        f"at {end['time_s']:.3f} s {end['detail']}"
+    )
     click.echo(format_table(summarize(trace)))
     if trace_path is not None:
         click.echo(f"trace: {trace_path}")
@@ -126,8 +144,13 @@ def run_cmd(scenario: str, seed: int | None, out_dir: Path | None, as_json: bool
 
 @main.command("model")
 @click.argument("scenario")
-@click.option("--xml", "xml_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the assembled MJCF.")
+@click.option(
+    "--xml",
+    "xml_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the assembled MJCF.",
+)
 def model_cmd(scenario: str, xml_path: Path) -> None:
     """Write SCENARIO's assembled model as MJCF (open it in MuJoCo's viewer)."""
     from gaitsim.model import build_model
@@ -136,8 +159,11 @@ def model_cmd(scenario: str, xml_path: Path) -> None:
     built = build_model(spec.patient, spec.course, spec.run.physics_step_s)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     _write_text_atomic(xml_path, built.xml)
-    click.echo(f"wrote {xml_path} ({built.model.nbody - 1} bodies, {built.model.nu} muscles, "
-               f"{built.mass_kg:.1f} kg)", err=True)
+    click.echo(
+        f"wrote {xml_path} ({built.model.nbody - 1} bodies, {built.model.nu} muscles, "
+        f"{built.mass_kg:.1f} kg)",
+        err=True,
+    )
 
 
 if __name__ == "__main__":

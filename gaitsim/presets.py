@@ -63,8 +63,17 @@ def _hemiparetic(level: str) -> dict[str, Any]:
 
 
 def _incomplete_sci() -> dict[str, Any]:
-    strength = {"gmax": 0.8, "ilpso": 0.8, "hams": 0.7, "rf": 0.7, "vas": 0.7, "bfsh": 0.7,
-                "gas": 0.4, "sol": 0.4, "ta": 0.4}
+    strength = {
+        "gmax": 0.8,
+        "ilpso": 0.8,
+        "hams": 0.7,
+        "rf": 0.7,
+        "vas": 0.7,
+        "bfsh": 0.7,
+        "gas": 0.4,
+        "sol": 0.4,
+        "ta": 0.4,
+    }
     spastic = {m: {"gain": 1.0, "velocity_threshold_lopt_s": 0.2} for m in _PLANTARFLEXORS}
     return {
         "condition": "incomplete-sci",
@@ -77,8 +86,13 @@ def _incomplete_sci() -> dict[str, Any]:
     }
 
 
-_SIDED_FIELDS = ("strength", "spasticity", "contracture", "passive_stiffness_nm_rad",
-                 "descending_drive")
+_SIDED_FIELDS = (
+    "strength",
+    "spasticity",
+    "contracture",
+    "passive_stiffness_nm_rad",
+    "descending_drive",
+)
 
 
 def mirror(patient: dict[str, Any]) -> dict[str, Any]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from gaitsim import constants as C
 from gaitsim import spec
-from gaitsim.model import build_model
 from gaitsim.model import anthropometry as A
+from gaitsim.model import build_model
 from gaitsim.model.analysis import moment_arms, normalised_fibre_lengths
 from gaitsim.model.body import _template
 
@@ -117,7 +116,9 @@ def test_paretic_strength_scales_that_sides_max_isometric_force():
     for muscle in C.MUSCLES:
         for side, factor in (("left", 0.4), ("right", 1.0)):
             i = healthy.actuator(C.muscle_name(muscle, side)).id
-            assert weak.actuator_gainprm[i, 2] == pytest.approx(factor * healthy.actuator_gainprm[i, 2])
+            assert weak.actuator_gainprm[i, 2] == pytest.approx(
+                factor * healthy.actuator_gainprm[i, 2]
+            )
 
 
 def test_severe_hemiparetic_preset_has_04_strength_on_paretic_side():

@@ -16,8 +16,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (path,) = out.glob("gaitsim-*.whl")
     return path
@@ -41,8 +52,14 @@ def test_installed_wheel_finds_its_catalogues_not_the_checkout(wheel, tmp_path):
         "import gaitsim.catalogue as c; d = c.catalogue_dir('scenarios'); "
         "print(d); print(','.join(c.scenario_names()))"
     )
-    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)},
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     folder, names = res.stdout.splitlines()
     assert Path(folder).is_relative_to(tmp_path / "gaitsim" / "_catalogue")
     assert "default" in names.split(",")

@@ -1,4 +1,4 @@
-"""Model assembly with mujoco.MjSpec: the patient's body, impairment, (later) devices and courses."""
+"""Model assembly with mujoco.MjSpec: the patient's body, impairment, (later) devices, courses."""
 
 from gaitsim.model.assemble import BuiltModel, build_model
 

@@ -66,8 +66,12 @@ def set_segment_inertia(spec: mujoco.MjSpec, height_m: float, mass_kg: float) ->
         # foot COM halfway from the ankle to the metatarsal heads (toe contact sphere)
         toe = np.asarray(spec.geom(C.model_name("toe", side)).pos)
         foot_com = [foot.com_fraction * toe[0], 0.0, foot.com_fraction * toe[2]]
-        _set_inertial(spec.body(C.model_name("thigh", side)), "thigh", [0, 0, thigh_com], h, mass_kg)
-        _set_inertial(spec.body(C.model_name("shank", side)), "shank", [0, 0, shank_com], h, mass_kg)
+        _set_inertial(
+            spec.body(C.model_name("thigh", side)), "thigh", [0, 0, thigh_com], h, mass_kg
+        )
+        _set_inertial(
+            spec.body(C.model_name("shank", side)), "shank", [0, 0, shank_com], h, mass_kg
+        )
         _set_inertial(spec.body(C.model_name("foot", side)), "foot", foot_com, h, mass_kg)
 
 

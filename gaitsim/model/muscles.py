@@ -76,8 +76,15 @@ REFERENCE_POSTURE_RAD: dict[str, dict[str, float]] = {
 #: effect is had by normalising fibre length by lopt / rho (see :func:`effective_fibre_length`).
 #: RF and BFSH take the value of the other biarticular/knee muscles (0.7).
 RHO: dict[str, float] = {
-    "gmax": 0.5, "hams": 0.7, "ilpso": 0.5, "rf": 0.7, "vas": 0.7,
-    "bfsh": 0.7, "gas": 0.7, "sol": 0.5, "ta": 0.7,
+    "gmax": 0.5,
+    "hams": 0.7,
+    "ilpso": 0.5,
+    "rf": 0.7,
+    "vas": 0.7,
+    "bfsh": 0.7,
+    "gas": 0.7,
+    "sol": 0.5,
+    "ta": 0.7,
 }
 
 #: Eccentric force plateau (x Fmax), Geyer & Herr 2010 (N = 1.5).

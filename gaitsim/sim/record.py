@@ -8,6 +8,11 @@ import numpy as np
 from gaitsim import constants as C
 from gaitsim.sim.sensing import BodyIndex, foot_forces
 
+#: Leg segments whose proximal-joint position and world angle are recorded. The angle is the
+#: segment's rotation from its standing orientation, positive when the distal end moves
+#: forward/up (thigh forward, shank forward, toes up).
+SEGMENTS = ("thigh", "shank", "foot")
+
 
 class Recorder:
     """Preallocated channel buffers filled one sample at a time."""
@@ -16,13 +21,20 @@ class Recorder:
         self._model, self._index, self._n = model, index, 0
         nu = model.nu
         shapes: dict[str, tuple[int, ...]] = {
-            "pelvis_pos_m": (3,), "pelvis_pitch_rad": (), "trunk_pitch_rad": (),
-            "trunk_pitch_rate_rad_s": (), "com_pos_m": (3,), "com_vel_m_s": (3,),
+            "pelvis_pos_m": (3,),
+            "pelvis_pitch_rad": (),
+            "trunk_pitch_rad": (),
+            "trunk_pitch_rate_rad_s": (),
+            "com_pos_m": (3,),
+            "com_vel_m_s": (3,),
         }
         for side in C.SIDES:
             for joint in C.JOINTS:
                 shapes[C.angle_channel(joint, side)] = ()
                 shapes[C.velocity_channel(joint, side)] = ()
+            for segment in SEGMENTS:
+                shapes[f"{segment}_{side}_pos_m"] = (3,)
+                shapes[f"{segment}_{side}_angle_rad"] = ()
             shapes[C.grf_channel(side)] = (3,)
             shapes[C.heel_channel(side)] = (3,)
             shapes[C.toe_channel(side)] = (3,)
@@ -42,6 +54,11 @@ class Recorder:
             for geom_ids, channel in ((ix.heel_geom, C.heel_channel), (ix.toe_geom, C.toe_channel)):
                 g = geom_ids[side]
                 ch[channel(side)][i] = data.geom_xpos[g] - [0.0, 0.0, m.geom_size[g, 0]]
+            for segment in SEGMENTS:
+                body = ix.segment_body[(segment, side)]
+                ch[f"{segment}_{side}_pos_m"][i] = data.xpos[body]
+                rot = data.xmat[body]  # row-major 3x3; a pure rotation about y in this plane
+                ch[f"{segment}_{side}_angle_rad"][i] = -np.arctan2(rot[2], rot[0])
         for side, force in foot_forces(m, data, ix).items():
             ch[C.grf_channel(side)][i] = force
         ch["pelvis_pos_m"][i] = data.xpos[ix.pelvis_body]

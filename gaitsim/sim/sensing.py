@@ -25,6 +25,7 @@ class BodyIndex:
     foot_geoms: dict[str, frozenset[int]]  # side -> contact geom ids
     heel_geom: dict[str, int]
     toe_geom: dict[str, int]
+    segment_body: dict[tuple[str, str], int]  # (segment, side) -> body id
 
 
 def body_index(model: mujoco.MjModel) -> BodyIndex:
@@ -42,10 +43,17 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
         feet[side] = frozenset(
             int(g) for g in np.flatnonzero(model.geom_bodyid == foot) if model.geom_contype[g]
         )
-    return BodyIndex(qpos, dof, model.body("pelvis").id, feet, heel, toe)
+    segments = {
+        (seg, s): model.body(C.model_name(seg, s)).id
+        for seg in ("thigh", "shank", "foot")
+        for s in C.SIDES
+    }
+    return BodyIndex(qpos, dof, model.body("pelvis").id, feet, heel, toe, segments)
 
 
-def foot_forces(model: mujoco.MjModel, data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
+def foot_forces(
+    model: mujoco.MjModel, data: mujoco.MjData, index: BodyIndex
+) -> dict[str, np.ndarray]:
     """Summed contact force the ground exerts on each foot, world frame (N), per side."""
     out = {side: np.zeros(3) for side in C.SIDES}
     f6 = np.zeros(6)

@@ -7,6 +7,8 @@ Channels (all with leading dimension T = len(time_s); names in ``gaitsim.constan
 - ``pelvis_pos_m`` (T, 3), ``pelvis_pitch_rad``, ``trunk_pitch_rad``, ``trunk_pitch_rate_rad_s``
   (forward pitch +, from vertical).
 - ``com_pos_m``, ``com_vel_m_s`` (T, 3): whole-body centre of mass, world frame.
+- ``{thigh,shank,foot}_{side}_pos_m`` (T, 3): segment frame origin (its proximal joint);
+  ``..._angle_rad``: segment rotation from standing, distal end forward/up +.
 - ``grf_{side}_n`` (T, 3): summed ground contact force on the foot, world frame (x forward,
   y left, z up).
 - ``heel_{side}_pos_m``, ``toe_{side}_pos_m`` (T, 3): lowest point of the heel/toe contact
@@ -87,12 +89,12 @@ class Trace:
         return float(self.meta.get("record_step_s", np.median(np.diff(self.time_s))))
 
     def muscle(self, channel: str, muscle: str) -> np.ndarray:
-        """One muscle's column of a muscle channel, e.g. ``trace.muscle("muscle_force_n", "sol_left")``."""
+        """One muscle's column of a muscle channel: ``trace.muscle("muscle_force_n", "left_sol")``."""
         names = list(self.meta["muscle_names"])
         return self[channel][:, names.index(muscle)]
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the trace as one compressed ``.npz`` (no pickle); atomic: a half file never appears."""
+        """Write the trace as one compressed ``.npz`` (no pickle), atomically: no half file."""
         path = Path(path)
         meta = dict(self.meta)
         meta["format"] = _FORMAT
@@ -120,6 +122,8 @@ class Trace:
                 raise ValueError(f"{path}: not a gaitsim trace (expected format {_FORMAT})")
             events = tuple(Event(**e) for e in meta.pop("events", []))
             channels = {
-                k[len(_CHANNEL_PREFIX) :]: data[k] for k in data.files if k.startswith(_CHANNEL_PREFIX)
+                k[len(_CHANNEL_PREFIX) :]: data[k]
+                for k in data.files
+                if k.startswith(_CHANNEL_PREFIX)
             }
             return cls(time_s=data["time_s"], channels=channels, events=events, meta=meta)
