@@ -12,7 +12,7 @@ import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -156,16 +156,46 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | N
     return None
 
 
+def _bounds(loc: tuple[Any, ...]) -> str | None:
+    """The numeric range of the field at an error location, e.g. ``1.2 <= value <= 2.2``."""
+    tp: Any = Scenario
+    meta: list[Any] = []
+    for part in loc:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if part not in tp.model_fields:
+                return None
+            tp, meta = tp.model_fields[part].annotation, tp.model_fields[part].metadata
+        else:  # dict[K, V] / tuple[V, ...]: descend into V, unwrapping Annotated[V, Field(...)]
+            args = [a for a in get_args(tp) if a is not Ellipsis]
+            tp, meta = (args[-1] if args else None), []
+            if get_origin(tp) is Annotated:
+                tp, *extra = get_args(tp)
+                meta = [m for e in extra for m in getattr(e, "metadata", [e])]
+    fmt = {"ge": "{} <= ", "gt": "{} < ", "le": " <= {}", "lt": " < {}"}
+    parts = {k: fmt[k].format(getattr(m, k)) for m in meta for k in fmt if hasattr(m, k)}
+    lo = parts.get("ge", parts.get("gt", ""))
+    hi = parts.get("le", parts.get("lt", ""))
+    return f"{lo}value{hi}" if lo or hi else None
+
+
 def _describe(err: Mapping[str, Any], source: str) -> str:
     loc = tuple(err["loc"])
+    is_key = loc[-1:] == ("[key]",)  # a bad key of a dict (side, muscle, joint)
+    loc = loc[:-1] if is_key else loc
     path = ".".join(str(p) for p in loc) or "(top level)"
     value = err.get("input")
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(Scenario, loc)
         where = "" if allowed is None else f"; allowed keys: {', '.join(allowed)}"
         return f"{source}: {path}: unknown key{where}"
-    allowed = err["msg"].removeprefix("Value error, ")
-    return f"{source}: {path} = {value!r}: {allowed}"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "literal_error":
+        msg = f"{'unknown key' if is_key else 'not allowed'}; allowed: {err['ctx']['expected']}"
+    bounds = None if is_key else _bounds(loc)
+    if bounds:
+        out_of_range = err["type"].startswith(("greater_than", "less_than"))
+        msg = f"{'out of range' if out_of_range else msg}; allowed: {bounds}"
+    return f"{source}: {path} = {value!r}: {msg}"
 
 
 def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
@@ -176,7 +206,7 @@ def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     patient = data.get("patient", {})
     if isinstance(patient, Mapping) and patient.get("preset") is not None:
         name = patient["preset"]
-        if name not in PRESETS:
+        if not isinstance(name, str) or name not in PRESETS:
             raise ScenarioError(
                 f"{source}: patient.preset = {name!r}: unknown preset; "
                 f"allowed: {', '.join(sorted(PRESETS))}"

@@ -89,7 +89,7 @@ class Trace:
         return float(self.meta.get("record_step_s", np.median(np.diff(self.time_s))))
 
     def muscle(self, channel: str, muscle: str) -> np.ndarray:
-        """One muscle's column of a muscle channel: ``trace.muscle("muscle_force_n", "left_sol")``."""
+        """One muscle's column of a muscle channel, e.g. ``("muscle_force_n", "left_sol")``."""
         names = list(self.meta["muscle_names"])
         return self[channel][:, names.index(muscle)]
 
