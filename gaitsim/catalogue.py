@@ -34,17 +34,18 @@ def scenario_names() -> list[str]:
 def resolve_scenario(name_or_path: str) -> Path:
     """A catalogue scenario name or a path to a TOML file -> the file's path.
 
+    A bare name is looked up in the catalogue first, so a folder of the same name in the
+    working directory does not shadow it.
+
     Raises FileNotFoundError naming the catalogue's scenarios when neither matches.
     """
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"scenario file {str(path)!r} does not exist")
-        return path
     candidate = catalogue_dir("scenarios") / f"{name_or_path}.toml"
-    if candidate.is_file():
+    if "/" not in name_or_path and not name_or_path.endswith(".toml") and candidate.is_file():
         return candidate
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
     raise FileNotFoundError(
-        f"unknown scenario {name_or_path!r}: not a file and not in the catalogue "
+        f"scenario {name_or_path!r}: no such file and not in the catalogue "
         f"(available: {', '.join(scenario_names())})"
     )

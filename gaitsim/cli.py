@@ -20,13 +20,30 @@ from gaitsim import catalogue
 from gaitsim.spec import Scenario, ScenarioError
 
 
+class BadInput(click.ClickException):
+    """Bad input from the user: exit code 2 and the message alone (no usage banner)."""
+
+    exit_code = 2
+
+
 def _load_scenario(name_or_path: str) -> Scenario:
     from gaitsim import spec
 
     try:
         return spec.load(catalogue.resolve_scenario(name_or_path))
     except (ScenarioError, FileNotFoundError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise BadInput(str(exc)) from None
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an output folder that cannot be made, before spending time on a run."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"--out {out_dir}: exists and is not a directory")
+    ancestor = out_dir.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise BadInput(f"--out {out_dir}: cannot create it inside {ancestor}")
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -34,6 +51,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for others to read too
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -60,17 +78,17 @@ def _progress_bar(total_s: float, enabled: bool):
     return bar, update
 
 
-def run_result(scenario: Scenario, trace: Any, trace_path: Path | None) -> dict[str, Any]:
+def run_result(
+    scenario: Scenario, trace: Any, summary: Any, trace_path: Path | None
+) -> dict[str, Any]:
     """The ``gaitsim run --json`` object (key set documented in the README)."""
-    from gaitsim.metrics import summarize
-
     return {
         "scenario": scenario.name,
         "seed": trace.meta["seed"],
         "termination": trace.meta["termination"],
         "simulated_s": float(trace.time_s[-1]) if len(trace) else 0.0,
         "trace": None if trace_path is None else str(trace_path),
-        "metrics": summarize(trace).to_dict(),
+        "metrics": summary.to_dict(),
         "versions": trace.meta["versions"],
     }
 
@@ -88,8 +106,13 @@ def scenarios_cmd() -> None:
 
     for name in catalogue.scenario_names():
         path = catalogue.catalogue_dir("scenarios") / f"{name}.toml"
-        description = tomllib.loads(path.read_text(encoding="utf-8")).get("description", "")
-        click.echo(f"{name}\t{description}")
+        try:
+            description = str(
+                tomllib.loads(path.read_text(encoding="utf-8")).get("description", "")
+            )
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            description = f"(unreadable: {exc})"
+        click.echo(f"{name}\t{' '.join(description.split())}")
 
 
 @main.command("run")
@@ -116,19 +139,16 @@ def run_cmd(scenario: str, seed: int | None, out_dir: Path | None, as_json: bool
     from gaitsim.sim.simulation import simulate
 
     spec = _load_scenario(scenario)
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise click.UsageError(f"--out {out_dir}: exists and is not a directory")
+    if out_dir is not None:
+        _check_out_dir(out_dir)
     bar, update = _progress_bar(spec.run.duration_s, enabled=sys.stderr.isatty() or as_json)
     with bar:
         trace = simulate(spec, seed=seed, progress=update)
-    trace_path = None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if "trace" in spec.run.outputs:
-            trace_path = trace.save(out_dir / "trace.npz")
-    result = run_result(spec, trace, trace_path)
-    if out_dir is not None and "summary" in spec.run.outputs:
-        _write_text_atomic(out_dir / "summary.json", json.dumps(result, indent=2) + "\n")
+    summary = summarize(trace)
+    files = {} if out_dir is None else _write_outputs(spec, trace, summary, out_dir)
+    result = run_result(spec, trace, summary, files.get("trace"))
+    if "summary" in files:
+        _write_text_atomic(files["summary"], json.dumps(result, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -137,9 +157,101 @@ def run_cmd(scenario: str, seed: int | None, out_dir: Path | None, as_json: bool
         f"scenario {spec.name}  seed {result['seed']}  ended: {end['reason']} "
         f"at {end['time_s']:.3f} s {end['detail']}"
     )
-    click.echo(format_table(summarize(trace)))
-    if trace_path is not None:
-        click.echo(f"trace: {trace_path}")
+    click.echo(format_table(summary))
+    for label, path in files.items():
+        click.echo(f"{label}: {path}")
+
+
+def _write_outputs(spec: Scenario, trace: Any, summary: Any, out_dir: Path) -> dict[str, Path]:
+    """Write the scenario's outputs under ``out_dir``; returns label -> path.
+
+    The summary file is only named here (its content is the run result, written by the
+    caller). A video that cannot be rendered is reported on stderr and left out.
+    """
+    from gaitsim.render.report import markdown_report
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = spec.run.outputs
+    files: dict[str, Path] = {}
+    if "trace" in outputs:
+        files["trace"] = trace.save(out_dir / "trace.npz")
+    if "summary" in outputs:
+        files["summary"] = out_dir / "summary.json"
+    if "video" in outputs:
+        from gaitsim.render import RenderUnavailable, render_trace
+
+        try:
+            files["video"] = render_trace(trace, out_dir / "video.mp4")
+        except RenderUnavailable as exc:
+            click.echo(f"warning: no video: {exc}", err=True)
+    if "report" in outputs:
+        files["report"] = out_dir / "report.md"
+        listed = {k: v.name for k, v in files.items() if k != "report"}
+        _write_text_atomic(files["report"], markdown_report(trace, summary, listed))
+    return files
+
+
+@main.command("render")
+@click.argument("source")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="MP4 file to write.",
+)
+@click.option("--fps", type=click.FloatRange(1, 240), default=30.0, show_default=True)
+@click.option(
+    "--slow-motion",
+    type=click.FloatRange(0.01, 100),
+    default=1.0,
+    show_default=True,
+    help="Playback slower than real time by this factor.",
+)
+@click.option("--width", type=click.IntRange(16, 3840), default=640, show_default=True)
+@click.option("--height", type=click.IntRange(16, 2160), default=360, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=None,
+    help="Seed when SOURCE is a scenario.",
+)
+def render_cmd(
+    source: str,
+    out_path: Path,
+    fps: float,
+    slow_motion: float,
+    width: int,
+    height: int,
+    seed: int | None,
+) -> None:
+    """Render SOURCE (a saved trace.npz, or a scenario to simulate first) to an MP4 video."""
+    from gaitsim.render import RenderUnavailable, render_trace
+    from gaitsim.sim.trace import Trace
+
+    if source.endswith(".npz"):
+        try:
+            trace = Trace.load(source)
+        except (OSError, ValueError, KeyError) as exc:
+            raise BadInput(f"{source}: cannot read trace: {exc}") from None
+    else:
+        from gaitsim.sim.simulation import simulate
+
+        spec = _load_scenario(source)
+        bar, update = _progress_bar(spec.run.duration_s, enabled=sys.stderr.isatty())
+        with bar:
+            trace = simulate(spec, seed=seed, progress=update)
+    _check_out_dir(out_path.parent)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        written = render_trace(
+            trace, out_path, fps=fps, width=width, height=height, slow_motion=slow_motion
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    except RenderUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"video: {written}", err=True)
 
 
 @main.command("model")
@@ -156,6 +268,8 @@ def model_cmd(scenario: str, xml_path: Path) -> None:
     from gaitsim.model import build_model
 
     spec = _load_scenario(scenario)
+    if xml_path.exists() and xml_path.is_dir():
+        raise BadInput(f"--xml {xml_path}: is a directory")
     built = build_model(spec.patient, spec.course, spec.run.physics_step_s)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     _write_text_atomic(xml_path, built.xml)

@@ -47,7 +47,7 @@ def velocity_channel(joint: str, side: str) -> str:
 
 
 def grf_channel(side: str) -> str:
-    """Trace channel of the summed ground reaction force on a foot, world frame (N), shape (T, 3)."""
+    """Trace channel of the summed ground force on a foot, world frame (N), shape (T, 3)."""
     return f"grf_{side}_n"
 
 

@@ -12,9 +12,18 @@ import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WrapSerializer,
+    field_validator,
+)
 
 from gaitsim.constants import JOINTS, MUSCLES
 
@@ -25,7 +34,25 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # strict: a string is never taken for a number, nor a bool for an int (TOML gives types)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _freeze(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+def FrozenMap(key: Any, value: Any) -> Any:  # noqa: N802 - a type factory reads like a type
+    """A read-only mapping type (validated as a dict, stored as a mappingproxy)."""
+    return Annotated[
+        Mapping[key, value],
+        AfterValidator(_freeze),
+        WrapSerializer(lambda v, serialize: serialize(dict(v))),
+    ]
+
+
+def _empty() -> Any:
+    return Field(default_factory=dict, validate_default=True)
 
 
 class Spasticity(_Frozen):
@@ -54,11 +81,13 @@ class Patient(_Frozen):
     condition: Literal["healthy", "hemiparetic", "incomplete-sci"] = "healthy"
     paretic_side: Literal["left", "right", "both", "none"] = "none"
     severity: Fraction = 0.0
-    strength: dict[Side, dict[Muscle, Annotated[float, Field(ge=0.0, le=1.5)]]] = {}
-    spasticity: dict[Side, dict[Muscle, Spasticity]] = {}
-    contracture: dict[Side, dict[Muscle, Contracture]] = {}
-    passive_stiffness_nm_rad: dict[Side, dict[Joint, Annotated[float, Field(ge=0.0, le=500.0)]]] = {}
-    descending_drive: dict[Side, Fraction] = {}
+    strength: FrozenMap(Side, FrozenMap(Muscle, Annotated[float, Field(ge=0.0, le=1.5)])) = _empty()
+    spasticity: FrozenMap(Side, FrozenMap(Muscle, Spasticity)) = _empty()
+    contracture: FrozenMap(Side, FrozenMap(Muscle, Contracture)) = _empty()
+    passive_stiffness_nm_rad: FrozenMap(
+        Side, FrozenMap(Joint, Annotated[float, Field(ge=0.0, le=500.0)])
+    ) = _empty()
+    descending_drive: FrozenMap(Side, Fraction) = _empty()
 
     def strength_of(self, muscle: str, side: str) -> float:
         """Max isometric force as a fraction of healthy."""
@@ -97,7 +126,8 @@ class Controller(_Frozen):
     sensor_noise_std: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
 
-Output = Literal["trace", "summary"]
+#: What ``gaitsim run --out DIR`` writes: trace.npz, summary.json, report.md, video.mp4.
+Output = Literal["trace", "summary", "report", "video"]
 
 
 class Run(_Frozen):
@@ -107,7 +137,11 @@ class Run(_Frozen):
     physics_step_s: Annotated[float, Field(gt=0.0, le=0.1)] = 0.0005
     record_rate_hz: Annotated[float, Field(gt=0.0, le=10_000.0)] = 200.0
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
-    outputs: tuple[Output, ...] = ("trace", "summary")
+    outputs: Annotated[tuple[Output, ...], Field(strict=False)] = (
+        "trace",
+        "summary",
+        "report",
+    )
     fall_pelvis_height_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
     fall_trunk_pitch_rad: Annotated[float, Field(gt=0.0, le=math.pi)] = 1.0
 
@@ -124,53 +158,54 @@ class Scenario(_Frozen):
 
     name: str = "unnamed"
     description: str = ""
-    patient: Patient = Patient()
-    device: Device = Device()
-    course: Course = Course()
-    controller: Controller = Controller()
-    run: Run = Run()
+    patient: Patient = Field(default_factory=Patient)
+    device: Device = Field(default_factory=Device)
+    course: Course = Field(default_factory=Course)
+    controller: Controller = Field(default_factory=Controller)
+    run: Run = Field(default_factory=Run)
 
 
 class ScenarioError(ValueError):
     """A scenario is invalid: names the file, the field path, the bad value and what is allowed."""
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
-    """Walk a model class along an error location to list the keys allowed at its parent."""
-    cls: Any = model
-    for part in loc[:-1]:
-        if isinstance(cls, type) and issubclass(cls, BaseModel) and part in cls.model_fields:
-            cls = cls.model_fields[part].annotation
-            continue
-        args = getattr(cls, "__args__", ())
-        # dict[K, V]: descend into V; Optional/Annotated: take the model argument
-        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-        if models:
-            cls = models[0]
-            if part in cls.model_fields:
-                cls = cls.model_fields[part].annotation
-        elif args:
-            cls = args[-1]
-    if isinstance(cls, type) and issubclass(cls, BaseModel):
-        return sorted(cls.model_fields)
-    return None
+def _unwrap(tp: Any) -> tuple[Any, list[Any]]:
+    """Strip ``Annotated`` layers, collecting their constraint metadata (ge, le, ...)."""
+    meta: list[Any] = []
+    while get_origin(tp) is Annotated:
+        tp, *extra = get_args(tp)
+        meta += [m for e in extra for m in getattr(e, "metadata", [e])]
+    return tp, meta
 
 
-def _bounds(loc: tuple[Any, ...]) -> str | None:
-    """The numeric range of the field at an error location, e.g. ``1.2 <= value <= 2.2``."""
+def _field_at(loc: tuple[Any, ...]) -> tuple[Any, list[Any]]:
+    """The declared type and constraints at an error location, walking models and maps."""
     tp: Any = Scenario
     meta: list[Any] = []
     for part in loc:
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if part not in tp.model_fields:
-                return None
-            tp, meta = tp.model_fields[part].annotation, tp.model_fields[part].metadata
-        else:  # dict[K, V] / tuple[V, ...]: descend into V, unwrapping Annotated[V, Field(...)]
+                return None, []
+            field = tp.model_fields[part]
+            tp, inner = _unwrap(field.annotation)
+            meta = list(field.metadata) + inner
+        else:  # Mapping[K, V] / tuple[V, ...]: descend into V
             args = [a for a in get_args(tp) if a is not Ellipsis]
-            tp, meta = (args[-1] if args else None), []
-            if get_origin(tp) is Annotated:
-                tp, *extra = get_args(tp)
-                meta = [m for e in extra for m in getattr(e, "metadata", [e])]
+            tp, meta = _unwrap(args[-1]) if args else (None, [])
+    return tp, meta
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str] | None:
+    """The keys allowed where an unknown key was found."""
+    tp, _ = _field_at(loc[:-1])
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return sorted(tp.model_fields)
+    return None
+
+
+def _bounds(loc: tuple[Any, ...]) -> str | None:
+    """The numeric range of the field at an error location, e.g. ``1.2 <= value <= 2.2``."""
+    _, meta = _field_at(loc)
     fmt = {"ge": "{} <= ", "gt": "{} < ", "le": " <= {}", "lt": " < {}"}
     parts = {k: fmt[k].format(getattr(m, k)) for m in meta for k in fmt if hasattr(m, k)}
     lo = parts.get("ge", parts.get("gt", ""))
@@ -185,7 +220,7 @@ def _describe(err: Mapping[str, Any], source: str) -> str:
     path = ".".join(str(p) for p in loc) or "(top level)"
     value = err.get("input")
     if err["type"] == "extra_forbidden":
-        allowed = _allowed_keys(Scenario, loc)
+        allowed = _allowed_keys(loc)
         where = "" if allowed is None else f"; allowed keys: {', '.join(allowed)}"
         return f"{source}: {path}: unknown key{where}"
     msg = err["msg"].removeprefix("Value error, ")
@@ -196,6 +231,18 @@ def _describe(err: Mapping[str, Any], source: str) -> str:
         out_of_range = err["type"].startswith(("greater_than", "less_than"))
         msg = f"{'out of range' if out_of_range else msg}; allowed: {bounds}"
     return f"{source}: {path} = {value!r}: {msg}"
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge: an override replaces single values and merges into maps, so
+    ``strength = { left = { sol = 0.5 } }`` changes one muscle of a preset and keeps the rest."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
@@ -211,7 +258,7 @@ def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
                 f"{source}: patient.preset = {name!r}: unknown preset; "
                 f"allowed: {', '.join(sorted(PRESETS))}"
             )
-        data["patient"] = {**preset_dict(name), **patient}
+        data["patient"] = _merge(preset_dict(name), patient)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

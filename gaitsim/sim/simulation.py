@@ -87,6 +87,8 @@ class _Sensor:
 
     def __init__(self, delay_steps: int, noise_std: float, rng: np.random.Generator) -> None:
         self._buffer: deque[dict[str, np.ndarray]] = deque(maxlen=delay_steps + 1)
+        #: with a delay, every physics step is measured (costs a forward pass per step)
+        self.delayed = delay_steps > 0
         self._noise, self._rng = noise_std, rng
 
     def push(self, measurement: dict[str, np.ndarray]) -> None:
@@ -156,15 +158,22 @@ def _simulate(
     progress_every = max(1, n_steps // 100)
 
     for i in range(n_steps):
-        sensor.push(patient_measurements(model, data, index))
-        if i % control_every == 0:
+        control_tick, record_tick = i % control_every == 0, i % record_every == 0
+        measure = control_tick or sensor.delayed
+        if measure or record_tick:
+            # mj_step leaves derived quantities (positions, contacts, forces) one step behind
+            # the state; refresh them so measurements and records describe the same instant.
+            mujoco.mj_forward(model, data)
+        if measure:
+            sensor.push(patient_measurements(model, data, index))
+        if control_tick:
             try:
                 state, command = controller.step(controller.params, state, sensor.read())
                 data.ctrl[:] = np.asarray(command, dtype=float)
             except Exception as exc:  # a controller bug ends the run, never the caller
                 end = Termination("controller_error", data.time, f"{type(exc).__name__}: {exc}")
                 break
-        if i % record_every == 0:
+        if record_tick:
             recorder.record(data)
         mujoco.mj_step(model, data)
         end = _check_state(data, index, built.leg_length_m, scenario)
@@ -204,5 +213,5 @@ def _meta(scenario: Scenario, seed: int, built: BuiltModel, end: Termination) ->
             "leg_length_m": built.leg_length_m,
         },
         "muscle_names": list(built.muscle_names),
-        "termination": {"reason": end.reason, "time_s": end.time_s, "detail": end.detail},
+        "termination": {"reason": end.reason, "time_s": round(end.time_s, 9), "detail": end.detail},
     }

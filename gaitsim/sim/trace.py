@@ -107,6 +107,7 @@ class Trace:
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a trace is for others to read too
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,88 @@
+"""Video replay of a Trace (gaitsim.render): pose fidelity, frame timing, MP4 output, errors."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from gaitsim import constants as C
+from gaitsim import spec
+from gaitsim.render import RenderUnavailable, frame_times, render_trace, video
+from gaitsim.sim.simulation import simulate
+from gaitsim.sim.trace import Trace
+
+
+@pytest.fixture(scope="module")
+def trace() -> Trace:
+    return simulate(spec.from_dict({"run": {"duration_s": 0.5}}))
+
+
+def test_frame_times_step_and_end_hold(trace: Trace) -> None:
+    t0, t1 = float(trace.time_s[0]), float(trace.time_s[-1])
+    times = frame_times(trace, fps=10)
+    n_hold = round(video.END_HOLD_S * 10)
+    played = times[:-n_hold]
+    assert played[0] == t0
+    np.testing.assert_allclose(np.diff(played), 0.1)
+    assert played[-1] <= t1 < played[-1] + 0.1
+    np.testing.assert_array_equal(times[-n_hold:], t1)
+    # half speed: twice the played frames
+    assert len(frame_times(trace, fps=10, slow_motion=2.0)) - n_hold == 2 * len(played) - 1
+    with pytest.raises(ValueError):
+        frame_times(trace, fps=0)
+
+
+def test_nearest_sample_is_picked_not_blended() -> None:
+    recorded = np.array([0.0, 0.1, 0.2, 0.3])
+    wanted = np.array([0.0, 0.04, 0.06, 0.26, 0.3, 0.5])
+    np.testing.assert_array_equal(video._nearest_samples(recorded, wanted), [0, 0, 1, 3, 3, 3])
+
+
+def test_pose_from_channels_reproduces_recorded_feet(trace: Trace) -> None:
+    """The model rebuilt from meta["scenario"] and posed from the angle/pelvis channels puts the
+    heel and toe spheres where the run recorded them. (Tolerance 2 mm: the recorder stores body
+    positions from the kinematics of the step before the joint angles it stores, a lag of one
+    physics step.)"""
+    model, _ = video._model_for(trace, 160, 96)
+    poser = video._Poser(model, trace)
+    data = mujoco.MjData(model)
+    for i in np.linspace(0, len(trace) - 1, 12).astype(int):
+        poser.pose(data, int(i))
+        for side in C.SIDES:
+            for element, channel in (("heel", C.heel_channel), ("toe", C.toe_channel)):
+                g = model.geom(C.model_name(element, side)).id
+                lowest = data.geom_xpos[g] - [0.0, 0.0, model.geom_size[g, 0]]
+                np.testing.assert_allclose(lowest, trace[channel(side)][i], atol=2e-3)
+
+
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # imageio reader starts ffmpeg
+def test_render_trace_writes_a_readable_mp4(trace: Trace, tmp_path) -> None:
+    iio = pytest.importorskip("imageio.v2")
+    out = tmp_path / "run.mp4"
+    try:
+        path = render_trace(trace, out, fps=10, width=160, height=96)
+    except RenderUnavailable as exc:
+        pytest.skip(f"rendering unavailable here: {exc}")
+    assert path == out
+    assert out.is_file() and out.stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.mp4"]  # no temp file left
+    with iio.get_reader(out) as reader:
+        frames = [np.asarray(f) for f in reader]
+    assert len(frames) == len(frame_times(trace, fps=10))
+    assert all(f.shape == (96, 160, 3) for f in frames)
+    for f in frames:
+        assert len(np.unique(f.reshape(-1, 3), axis=0)) > 10, "a frame is (almost) one colour"
+
+
+def test_no_gl_is_a_clear_error_and_leaves_no_file(trace: Trace, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MUJOCO_GL", "disable")
+    with pytest.raises(RenderUnavailable, match="MUJOCO_GL=egl") as info:
+        render_trace(trace, tmp_path / "run.mp4", fps=10, width=160, height=96)
+    assert "libegl-mesa0" in str(info.value) and "libgl1-mesa-dri" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_size_is_rejected(trace: Trace, tmp_path) -> None:
+    with pytest.raises(ValueError, match="even"):
+        render_trace(trace, tmp_path / "run.mp4", width=161, height=96)
