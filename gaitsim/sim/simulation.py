@@ -26,6 +26,9 @@ from gaitsim.sim.sensing import BodyIndex, body_index, patient_measurements
 from gaitsim.sim.trace import Event, Trace
 from gaitsim.spec import Scenario, to_dict
 
+#: Falls and blow-ups are checked at least this often (and at every control/record tick).
+CHECK_RATE_HZ = 200.0
+
 #: Reasons a run ends, as written to ``meta["termination"]["reason"]``.
 REASONS = ("completed", "fall", "numerical_instability", "mujoco_warning", "controller_error")
 
@@ -60,24 +63,41 @@ class Termination:
     detail: str = ""
 
 
-def _check_state(
-    data: mujoco.MjData, index: BodyIndex, stand_hip_m: float, scenario: Scenario
-) -> Termination | None:
-    warnings = data.warning
-    for w in mujoco.mjtWarning.__members__.values():
-        if w == mujoco.mjtWarning.mjNWARNING:
-            continue
-        if warnings[int(w)].number > 0:
-            reason = "numerical_instability" if w in _INSTABILITY_WARNINGS else "mujoco_warning"
-            return Termination(reason, data.time, w.name)
-    if not (np.isfinite(data.qpos).all() and np.isfinite(data.qvel).all()):
+@dataclass(frozen=True)
+class _Limits:
+    """What ends a run, resolved once: pelvis height and trunk pitch thresholds."""
+
+    pelvis_z_qpos: int
+    pitch_qpos: int
+    pelvis_rest_z_m: float
+    min_pelvis_z_m: float
+    max_pitch_rad: float
+
+    @classmethod
+    def of(cls, model: mujoco.MjModel, index: BodyIndex, built: BuiltModel, run: Any) -> _Limits:
+        return cls(
+            index.qpos["pelvis_z"],
+            index.qpos["pelvis_pitch"],
+            float(model.body_pos[index.pelvis_body, 2]),
+            run.fall_pelvis_height_fraction * built.leg_length_m,
+            run.fall_trunk_pitch_rad,
+        )
+
+
+def _check_state(data: mujoco.MjData, limits: _Limits) -> Termination | None:
+    """The reason the run must end now, or None. Runs every physics step: kept cheap."""
+    counts = data.warning.number
+    if counts.any():
+        w = mujoco.mjtWarning(int(np.flatnonzero(counts)[0]))
+        reason = "numerical_instability" if w in _INSTABILITY_WARNINGS else "mujoco_warning"
+        return Termination(reason, data.time, w.name)
+    if not np.isfinite(data.qpos.sum() + data.qvel.sum()):
         return Termination("numerical_instability", data.time, "non-finite state")
-    run = scenario.run
-    height = data.xpos[index.pelvis_body, 2]
-    if height < run.fall_pelvis_height_fraction * stand_hip_m:
+    height = limits.pelvis_rest_z_m + data.qpos[limits.pelvis_z_qpos]
+    if height < limits.min_pelvis_z_m:
         return Termination("fall", data.time, f"pelvis height {height:.3f} m")
-    pitch = data.qpos[index.qpos["pelvis_pitch"]]
-    if abs(pitch) > run.fall_trunk_pitch_rad:
+    pitch = data.qpos[limits.pitch_qpos]
+    if abs(pitch) > limits.max_pitch_rad:
         return Termination("fall", data.time, f"trunk pitch {pitch:.3f} rad")
     return None
 
@@ -141,11 +161,13 @@ def _simulate(
     data.qpos[:] = built.stand_qpos
     mujoco.mj_forward(model, data)
     index = body_index(model)
+    limits = _Limits.of(model, index, built, run)
 
     dt = model.opt.timestep
     n_steps = max(1, round(run.duration_s / dt))
     control_every = _every(controller.rate_hz, dt)
     record_every = _every(run.record_rate_hz, dt)
+    check_every = _every(CHECK_RATE_HZ, dt)
     recorder = Recorder(model, index, n_steps // record_every + 2)
     sensor = _Sensor(
         round(scenario.controller.sensor_delay_s / dt),
@@ -160,6 +182,12 @@ def _simulate(
     for i in range(n_steps):
         control_tick, record_tick = i % control_every == 0, i % record_every == 0
         measure = control_tick or sensor.delayed
+        if measure or record_tick or i % check_every == 0:
+            # checked on ticks, not every step: a fall or blow-up is caught within one tick
+            # (MuJoCo's own checks flag bad states in between) at a fraction of the cost
+            end = _check_state(data, limits)
+            if end is not None:
+                break
         if measure or record_tick:
             # mj_step leaves derived quantities (positions, contacts, forces) one step behind
             # the state; refresh them so measurements and records describe the same instant.
@@ -176,11 +204,10 @@ def _simulate(
         if record_tick:
             recorder.record(data)
         mujoco.mj_step(model, data)
-        end = _check_state(data, index, built.leg_length_m, scenario)
-        if end is not None:
-            break
         if progress is not None and i % progress_every == 0:
             progress(i / n_steps)
+    else:
+        end = _check_state(data, limits)
     if end is None:
         end = Termination("completed", data.time)
     if end.reason != "numerical_instability":  # a blown-up state is not worth keeping
