@@ -58,24 +58,34 @@ def _write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _progress_bar(total_s: float, enabled: bool):
+def _simulate(spec: Scenario, seed: int | None, show_progress: bool) -> Any:
+    """Simulate with a progress bar on stderr (stdout stays clean for --json)."""
     from tqdm import tqdm
 
-    bar = tqdm(
+    from gaitsim.sim.simulation import simulate
+
+    with tqdm(
         total=100,
-        unit="%",
         file=sys.stderr,
-        disable=not enabled,
+        disable=not show_progress,
         leave=False,
-        desc=f"simulating {total_s:g} s",
+        desc=f"simulating {spec.run.duration_s:g} s",
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
-    )
+    ) as bar:
 
-    def update(fraction: float) -> None:
-        bar.n = round(100 * fraction)
-        bar.refresh()
+        def update(fraction: float) -> None:
+            bar.n = round(100 * fraction)
+            bar.refresh()
 
-    return bar, update
+        return simulate(spec, seed=seed, progress=update)
+
+
+_seed_option = click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=None,
+    help="Seed of the run (default: the scenario's run.seed).",
+)
 
 
 def run_result(
@@ -117,9 +127,7 @@ def scenarios_cmd() -> None:
 
 @main.command("run")
 @click.argument("scenario")
-@click.option(
-    "--seed", type=click.IntRange(0, 2**32 - 1), default=None, help="Override the scenario's seed."
-)
+@_seed_option
 @click.option(
     "--out",
     "out_dir",
@@ -136,14 +144,11 @@ def scenarios_cmd() -> None:
 def run_cmd(scenario: str, seed: int | None, out_dir: Path | None, as_json: bool) -> None:
     """Simulate SCENARIO and print the gait summary."""
     from gaitsim.metrics import format_table, summarize
-    from gaitsim.sim.simulation import simulate
 
     spec = _load_scenario(scenario)
     if out_dir is not None:
         _check_out_dir(out_dir)
-    bar, update = _progress_bar(spec.run.duration_s, enabled=sys.stderr.isatty() or as_json)
-    with bar:
-        trace = simulate(spec, seed=seed, progress=update)
+    trace = _simulate(spec, seed, show_progress=sys.stderr.isatty() or as_json)
     summary = summarize(trace)
     files = {} if out_dir is None else _write_outputs(spec, trace, summary, out_dir)
     result = run_result(spec, trace, summary, files.get("trace"))
@@ -210,12 +215,7 @@ def _write_outputs(spec: Scenario, trace: Any, summary: Any, out_dir: Path) -> d
 )
 @click.option("--width", type=click.IntRange(16, 3840), default=640, show_default=True)
 @click.option("--height", type=click.IntRange(16, 2160), default=360, show_default=True)
-@click.option(
-    "--seed",
-    type=click.IntRange(0, 2**32 - 1),
-    default=None,
-    help="Seed when SOURCE is a scenario.",
-)
+@_seed_option
 def render_cmd(
     source: str,
     out_path: Path,
@@ -235,12 +235,7 @@ def render_cmd(
         except (OSError, ValueError, KeyError) as exc:
             raise BadInput(f"{source}: cannot read trace: {exc}") from None
     else:
-        from gaitsim.sim.simulation import simulate
-
-        spec = _load_scenario(source)
-        bar, update = _progress_bar(spec.run.duration_s, enabled=sys.stderr.isatty())
-        with bar:
-            trace = simulate(spec, seed=seed, progress=update)
+        trace = _simulate(_load_scenario(source), seed, show_progress=sys.stderr.isatty())
     _check_out_dir(out_path.parent)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
