@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,8 @@ Side = Literal["left", "right"]
 Muscle = Literal["gmax", "hams", "ilpso", "rf", "vas", "bfsh", "gas", "sol", "ta"]
 Joint = Literal["hip", "knee", "ankle"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+StrengthFraction = Annotated[float, Field(ge=0.0, le=1.5)]  # of healthy max isometric force
+Stiffness = Annotated[float, Field(ge=0.0, le=500.0)]  # N m/rad
 
 
 class _Frozen(BaseModel):
@@ -42,13 +44,15 @@ def _freeze(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(mapping))
 
 
-def FrozenMap(key: Any, value: Any) -> Any:  # noqa: N802 - a type factory reads like a type
-    """A read-only mapping type (validated as a dict, stored as a mappingproxy)."""
-    return Annotated[
-        Mapping[key, value],
-        AfterValidator(_freeze),
-        WrapSerializer(lambda v, serialize: serialize(dict(v))),
-    ]
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: A read-only mapping type: validated as a dict, stored as a mappingproxy, dumped as a dict.
+FrozenMap = Annotated[
+    Mapping[K, V],
+    AfterValidator(_freeze),
+    WrapSerializer(lambda v, serialize: serialize(dict(v))),
+]
 
 
 def _empty() -> Any:
@@ -81,13 +85,11 @@ class Patient(_Frozen):
     condition: Literal["healthy", "hemiparetic", "incomplete-sci"] = "healthy"
     paretic_side: Literal["left", "right", "both", "none"] = "none"
     severity: Fraction = 0.0
-    strength: FrozenMap(Side, FrozenMap(Muscle, Annotated[float, Field(ge=0.0, le=1.5)])) = _empty()
-    spasticity: FrozenMap(Side, FrozenMap(Muscle, Spasticity)) = _empty()
-    contracture: FrozenMap(Side, FrozenMap(Muscle, Contracture)) = _empty()
-    passive_stiffness_nm_rad: FrozenMap(
-        Side, FrozenMap(Joint, Annotated[float, Field(ge=0.0, le=500.0)])
-    ) = _empty()
-    descending_drive: FrozenMap(Side, Fraction) = _empty()
+    strength: FrozenMap[Side, FrozenMap[Muscle, StrengthFraction]] = _empty()
+    spasticity: FrozenMap[Side, FrozenMap[Muscle, Spasticity]] = _empty()
+    contracture: FrozenMap[Side, FrozenMap[Muscle, Contracture]] = _empty()
+    passive_stiffness_nm_rad: FrozenMap[Side, FrozenMap[Joint, Stiffness]] = _empty()
+    descending_drive: FrozenMap[Side, Fraction] = _empty()
 
     def strength_of(self, muscle: str, side: str) -> float:
         """Max isometric force as a fraction of healthy."""

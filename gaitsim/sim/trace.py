@@ -99,7 +99,7 @@ class Trace:
         meta = dict(self.meta)
         meta["format"] = _FORMAT
         meta["events"] = [e.to_dict() for e in self.events]
-        arrays = {"time_s": np.asarray(self.time_s)}
+        arrays: dict[str, Any] = {"time_s": np.asarray(self.time_s)}
         arrays.update({_CHANNEL_PREFIX + k: np.asarray(v) for k, v in self.channels.items()})
         arrays["meta_json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
         path.parent.mkdir(parents=True, exist_ok=True)
