@@ -33,6 +33,7 @@ Joint = Literal["hip", "knee", "ankle"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 StrengthFraction = Annotated[float, Field(ge=0.0, le=1.5)]  # of healthy max isometric force
 Stiffness = Annotated[float, Field(ge=0.0, le=500.0)]  # N m/rad
+DelayScale = Annotated[float, Field(ge=1.0, le=2.0)]  # x healthy neural delays
 
 
 class _Frozen(BaseModel):
@@ -90,6 +91,7 @@ class Patient(_Frozen):
     contracture: FrozenMap[Side, FrozenMap[Muscle, Contracture]] = _empty()
     passive_stiffness_nm_rad: FrozenMap[Side, FrozenMap[Joint, Stiffness]] = _empty()
     descending_drive: FrozenMap[Side, Fraction] = _empty()
+    neural_delay_scale: FrozenMap[Side, DelayScale] = _empty()
 
     def strength_of(self, muscle: str, side: str) -> float:
         """Max isometric force as a fraction of healthy."""
@@ -97,6 +99,17 @@ class Patient(_Frozen):
 
     def contracture_of(self, muscle: str, side: str) -> Contracture:
         return self.contracture.get(side, {}).get(muscle, Contracture())  # type: ignore[call-overload]
+
+    def spasticity_of(self, muscle: str, side: str) -> Spasticity | None:
+        return self.spasticity.get(side, {}).get(muscle)  # type: ignore[call-overload]
+
+    def drive_of(self, side: str) -> float:
+        """Descending drive of a side (fraction of healthy)."""
+        return self.descending_drive.get(side, 1.0)  # type: ignore[call-overload]
+
+    def delay_scale_of(self, side: str) -> float:
+        """Neural delays of a side as a multiple of healthy."""
+        return self.neural_delay_scale.get(side, 1.0)  # type: ignore[call-overload]
 
     def extra_stiffness_of(self, joint: str, side: str) -> float:
         return self.passive_stiffness_nm_rad.get(side, {}).get(joint, 0.0)  # type: ignore[call-overload]
@@ -116,14 +129,17 @@ class Course(_Frozen):
 
 
 class Controller(_Frozen):
-    """The patient's controller and its sensing.
+    """The patient's neural controller and its sensing.
 
-    ``passive``: zero excitation (the body falls). ``constant``: every muscle at ``excitation``.
+    ``reflex``: the reflex controller (``gaitsim.neural.reflex``) with the gains and initial
+    state of ``parameters`` (a file in controllers/ or a path). ``passive``: minimum
+    excitation, the body falls. ``constant``: every muscle at ``excitation``, from standing.
     """
 
-    kind: Literal["passive", "constant"] = "constant"
+    kind: Literal["passive", "constant", "reflex"] = "constant"
+    parameters: str = "nominal.json"
     excitation: Annotated[float, Field(ge=0.01, le=1.0)] = 0.05
-    rate_hz: Annotated[float, Field(gt=0.0, le=10_000.0)] = 100.0
+    rate_hz: Annotated[float, Field(gt=0.0, le=10_000.0)] = 1000.0
     sensor_delay_s: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
     sensor_noise_std: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
@@ -144,6 +160,9 @@ class Run(_Frozen):
         "summary",
         "report",
     )
+    #: seeded perturbation of the initial state (std of trunk/joint angles, rad; of speed, m/s)
+    initial_angle_noise_rad: Annotated[float, Field(ge=0.0, le=0.2)] = 0.0
+    initial_speed_noise_m_s: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
     fall_pelvis_height_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
     fall_trunk_pitch_rad: Annotated[float, Field(gt=0.0, le=math.pi)] = 1.0
 

@@ -44,6 +44,29 @@ def add_course(spec: mujoco.MjSpec, course: Course) -> None:
         rgba=[0.8, 0.8, 0.8, 1],
     )
     spec.worldbody.add_light(pos=[0, 0, 4], dir=[0, 0, -1], castshadow=False)
+    add_foot_sensors(spec)
+
+
+#: Data of a foot's contact sensor: found, net force (3, world frame), centre of pressure (3).
+FOOT_SENSOR_DIM = 7
+
+
+def add_foot_sensors(spec: mujoco.MjSpec) -> None:
+    """One MuJoCo contact sensor per foot: net ground force and centre of pressure, world frame.
+
+    What an instrumented treadmill's force plate or an insole measures; read from sensordata
+    so no Python loop over contacts runs on the hot path.
+    """
+    for side in C.SIDES:
+        spec.add_sensor(
+            name=C.model_name("foot_grf", side),
+            type=mujoco.mjtSensor.mjSENS_CONTACT,
+            objtype=mujoco.mjtObj.mjOBJ_GEOM,
+            objname="floor",
+            reftype=mujoco.mjtObj.mjOBJ_BODY,
+            refname=C.model_name("foot", side),
+            intprm=[1 | 2 | 16, 3, 1],  # data = found|force|pos, reduce = netforce, num = 1
+        )
 
 
 def set_options(spec: mujoco.MjSpec, physics_step_s: float) -> None:

@@ -17,7 +17,7 @@ MIN_EXCITATION = 0.01  # Geyer & Herr 2010 pre-stimulation; MuJoCo ctrlrange low
 
 
 def _init(params: Any, spec: Any) -> jnp.ndarray:
-    return jnp.zeros((), jnp.int32)
+    return jnp.zeros((), jnp.float32)  # tick count (float32: states ravel to one vector)
 
 
 def _step(params: jnp.ndarray, state: jnp.ndarray, obs: dict[str, Any]):
@@ -30,7 +30,7 @@ def constant_excitation(n_muscles: int, level: float, rate_hz: float) -> Control
     return Controller("constant", _init, _step, jnp.full((n_muscles,), level), rate_hz)
 
 
-def patient_controller(spec: ControllerSpec, n_muscles: int) -> Controller:
-    """The patient controller a scenario's ``controller`` section names."""
+def simple_controller(spec: ControllerSpec, n_muscles: int) -> Controller:
+    """The ``passive`` or ``constant`` controller of a scenario's ``controller`` section."""
     level = MIN_EXCITATION if spec.kind == "passive" else spec.excitation
     return constant_excitation(n_muscles, level, spec.rate_hz)

@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 
 from gaitsim import constants as C
-from gaitsim.sim.sensing import BodyIndex, foot_forces
+from gaitsim.sim.sensing import BodyIndex, centres_of_pressure, foot_forces
 
 #: Leg segments whose proximal-joint position and world angle are recorded. The angle is the
 #: segment's rotation from its standing orientation, positive when the distal end moves
@@ -36,6 +36,7 @@ class Recorder:
                 shapes[f"{segment}_{side}_pos_m"] = (3,)
                 shapes[f"{segment}_{side}_angle_rad"] = ()
             shapes[C.grf_channel(side)] = (3,)
+            shapes[f"cop_{side}_m"] = (3,)
             shapes[C.heel_channel(side)] = (3,)
             shapes[C.toe_channel(side)] = (3,)
         shapes.update({name: (nu,) for name in C.MUSCLE_CHANNELS})
@@ -59,8 +60,10 @@ class Recorder:
                 ch[f"{segment}_{side}_pos_m"][i] = data.xpos[body]
                 rot = data.xmat[body]  # row-major 3x3; a pure rotation about y in this plane
                 ch[f"{segment}_{side}_angle_rad"][i] = -np.arctan2(rot[2], rot[0])
-        for side, force in foot_forces(m, data, ix).items():
+        for side, force in foot_forces(data, ix).items():
             ch[C.grf_channel(side)][i] = force
+        for side, cop in centres_of_pressure(data, ix).items():
+            ch[f"cop_{side}_m"][i] = cop
         ch["pelvis_pos_m"][i] = data.xpos[ix.pelvis_body]
         ch["pelvis_pitch_rad"][i] = ch["trunk_pitch_rad"][i] = data.qpos[ix.qpos["pelvis_pitch"]]
         ch["trunk_pitch_rate_rad_s"][i] = data.qvel[ix.dof["pelvis_pitch"]]

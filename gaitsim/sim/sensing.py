@@ -2,7 +2,8 @@
 muscle-level measurements the patient's neural controller observes.
 
 Measurements are plain dicts of named arrays with units in the names; the same dict shape is
-what a hardware interface's ``read()`` returns for device sensors.
+what a hardware interface's ``read()`` returns for device sensors. On the hot path they travel
+packed into one vector in :data:`PATIENT_LAYOUT` order (a jitted call costs per argument).
 """
 
 from __future__ import annotations
@@ -14,6 +15,30 @@ import numpy as np
 
 from gaitsim import constants as C
 
+#: Patient measurements in packed order: (name, size). Joint entries run over sides then
+#: joints (left hip, knee, ankle, right hip, knee, ankle); side entries are (left, right).
+PATIENT_LAYOUT: tuple[tuple[str, int], ...] = (
+    ("muscle_length_m", 2 * len(C.MUSCLES)),
+    ("muscle_velocity_m_s", 2 * len(C.MUSCLES)),
+    ("muscle_force_n", 2 * len(C.MUSCLES)),
+    ("joint_angle_rad", 2 * len(C.JOINTS)),
+    ("joint_velocity_rad_s", 2 * len(C.JOINTS)),
+    ("foot_load_n", 2),
+    ("trunk_pitch_rad", 1),
+    ("trunk_pitch_rate_rad_s", 1),
+    ("pelvis_velocity_m_s", 1),
+)
+PATIENT_SIZE = sum(n for _, n in PATIENT_LAYOUT)
+
+
+def layout_slices(layout: tuple[tuple[str, int], ...]) -> dict[str, slice]:
+    """Name -> slice of a packed vector."""
+    out, start = {}, 0
+    for name, size in layout:
+        out[name] = slice(start, start + size)
+        start += size
+    return out
+
 
 @dataclass(frozen=True)
 class BodyIndex:
@@ -22,67 +47,81 @@ class BodyIndex:
     qpos: dict[str, int]  # joint name -> qpos address
     dof: dict[str, int]  # joint name -> dof address
     pelvis_body: int
-    foot_geoms: dict[str, frozenset[int]]  # side -> contact geom ids
     heel_geom: dict[str, int]
     toe_geom: dict[str, int]
     segment_body: dict[tuple[str, str], int]  # (segment, side) -> body id
+    foot_sensor: dict[str, int]  # side -> sensordata address of the foot contact sensor
+    leg_qpos: np.ndarray  # qpos addresses in joint_angle_rad order
+    leg_dof: np.ndarray  # dof addresses in joint_velocity_rad_s order
 
 
 def body_index(model: mujoco.MjModel) -> BodyIndex:
     """Resolve the names of ``gaitsim.constants`` in ``model``."""
-    joints = ["pelvis_x", "pelvis_z", "pelvis_pitch"] + [
-        C.joint_name(j, s) for s in C.SIDES for j in C.JOINTS
-    ]
+    legs = [C.joint_name(j, s) for s in C.SIDES for j in C.JOINTS]
+    joints = ["pelvis_x", "pelvis_z", "pelvis_pitch", *legs]
     qpos = {j: int(model.jnt_qposadr[model.joint(j).id]) for j in joints}
     dof = {j: int(model.jnt_dofadr[model.joint(j).id]) for j in joints}
     heel = {s: model.geom(C.model_name("heel", s)).id for s in C.SIDES}
     toe = {s: model.geom(C.model_name("toe", s)).id for s in C.SIDES}
-    feet = {}
-    for side in C.SIDES:
-        foot = model.body(C.model_name("foot", side)).id
-        feet[side] = frozenset(
-            int(g) for g in np.flatnonzero(model.geom_bodyid == foot) if model.geom_contype[g]
-        )
     segments = {
         (seg, s): model.body(C.model_name(seg, s)).id
         for seg in ("thigh", "shank", "foot")
         for s in C.SIDES
     }
-    return BodyIndex(qpos, dof, model.body("pelvis").id, feet, heel, toe, segments)
+    sensors = {
+        s: int(model.sensor_adr[model.sensor(C.model_name("foot_grf", s)).id]) for s in C.SIDES
+    }
+    return BodyIndex(
+        qpos,
+        dof,
+        model.body("pelvis").id,
+        heel,
+        toe,
+        segments,
+        sensors,
+        np.array([qpos[j] for j in legs]),
+        np.array([dof[j] for j in legs]),
+    )
 
 
-def foot_forces(
-    model: mujoco.MjModel, data: mujoco.MjData, index: BodyIndex
-) -> dict[str, np.ndarray]:
-    """Summed contact force the ground exerts on each foot, world frame (N), per side."""
-    out = {side: np.zeros(3) for side in C.SIDES}
-    f6 = np.zeros(6)
-    for i in range(data.ncon):
-        contact = data.contact[i]
-        for side, geoms in index.foot_geoms.items():
-            if contact.geom2 in geoms:
-                sign = 1.0  # MuJoCo's normal points from geom1 to geom2
-            elif contact.geom1 in geoms:
-                sign = -1.0
-            else:
-                continue
-            mujoco.mj_contactForce(model, data, i, f6)
-            out[side] += sign * (contact.frame.reshape(3, 3).T @ f6[:3])
-    return out
+def foot_forces(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
+    """Net ground force on each foot, world frame (N), from the foot contact sensors."""
+    return {s: data.sensordata[a + 1 : a + 4].copy() for s, a in index.foot_sensor.items()}
 
 
-def patient_measurements(
-    model: mujoco.MjModel, data: mujoco.MjData, index: BodyIndex
-) -> dict[str, np.ndarray]:
-    """Muscle-level signals for the neural controller (Geyer & Herr 2010 sensory inputs)."""
-    feet = foot_forces(model, data, index)
-    pitch = index.qpos["pelvis_pitch"]
+def centres_of_pressure(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
+    """Centre of pressure under each foot, world frame (m); zeros when the foot is unloaded."""
+    return {s: data.sensordata[a + 4 : a + 7].copy() for s, a in index.foot_sensor.items()}
+
+
+def patient_measurements(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
+    """Muscle-level and proprioceptive signals for the neural controller.
+
+    Muscle length, velocity and force (spindles and Golgi tendon organs), joint angles and
+    velocities, foot load, trunk pitch and rate (vestibular), and forward pelvis speed (visual
+    flow): the sensory inputs of Geyer & Herr 2010 and Song & Geyer 2015.
+    """
+    s = index.foot_sensor
     return {
         "muscle_length_m": data.actuator_length.copy(),
         "muscle_velocity_m_s": data.actuator_velocity.copy(),
-        "muscle_force_n": -data.actuator_force.copy(),  # MuJoCo muscle force is negative (pull)
-        "foot_load_left_n": np.array(feet["left"][2]),
-        "foot_load_right_n": np.array(feet["right"][2]),
-        "trunk_pitch_rad": np.array(data.qpos[pitch]),
-        "trunk_pitch_rate_rad_s": np.array(data.qvel[index.dof["pelvis_pitch"]]),
+        "muscle_force_n": -data.actuator_force,  # MuJoCo muscle force is negative (pull)
+        "joint_angle_rad": data.qpos[index.leg_qpos],
+        "joint_velocity_rad_s": data.qvel[index.leg_dof],
+        "foot_load_n": np.array([data.sensordata[s[side] + 3] for side in C.SIDES]),
+        "trunk_pitch_rad": data.qpos[index.qpos["pelvis_pitch"] : index.qpos["pelvis_pitch"] + 1],
+        "trunk_pitch_rate_rad_s": data.qvel[
+            index.dof["pelvis_pitch"] : index.dof["pelvis_pitch"] + 1
+        ].copy(),
+        "pelvis_velocity_m_s": data.qvel[index.dof["pelvis_x"] : index.dof["pelvis_x"] + 1].copy(),
     }
+
+
+def pack(measurements: dict[str, np.ndarray]) -> np.ndarray:
+    """Concatenate measurements in :data:`PATIENT_LAYOUT` order (float32, as JAX computes)."""
+    return np.concatenate([measurements[name] for name, _ in PATIENT_LAYOUT]).astype(np.float32)
+
+
+def unpack(vector, layout: tuple[tuple[str, int], ...] = PATIENT_LAYOUT) -> dict:
+    """The inverse of :func:`pack`; works on NumPy and JAX arrays (slicing only)."""
+    return {name: vector[..., sl] for name, sl in layout_slices(layout).items()}

@@ -18,11 +18,13 @@ import mujoco
 import numpy as np
 
 import gaitsim
-from gaitsim.control.interface import Controller, jit_controller
+from gaitsim.control.interface import Controller
+from gaitsim.control.loop import compile_for_loop
 from gaitsim.model import BuiltModel, build_model
 from gaitsim.neural import patient_controller
+from gaitsim.sim.initial import gait_state, perturbed
 from gaitsim.sim.record import Recorder
-from gaitsim.sim.sensing import BodyIndex, body_index, patient_measurements
+from gaitsim.sim.sensing import BodyIndex, body_index, pack, patient_measurements
 from gaitsim.sim.trace import Event, Trace
 from gaitsim.spec import Scenario, to_dict
 
@@ -103,25 +105,23 @@ def _check_state(data: mujoco.MjData, limits: _Limits) -> Termination | None:
 
 
 class _Sensor:
-    """Delays (whole physics steps) and multiplicative noise on the controller's measurements."""
+    """Delays (whole physics steps) and multiplicative noise on packed measurements."""
 
     def __init__(self, delay_steps: int, noise_std: float, rng: np.random.Generator) -> None:
-        self._buffer: deque[dict[str, np.ndarray]] = deque(maxlen=delay_steps + 1)
-        #: with a delay, every physics step is measured (costs a forward pass per step)
+        self._buffer: deque[np.ndarray] = deque(maxlen=delay_steps + 1)
+        #: with a delay, every physics step is measured
         self.delayed = delay_steps > 0
         self._noise, self._rng = noise_std, rng
 
-    def push(self, measurement: dict[str, np.ndarray]) -> None:
+    def push(self, measurement: np.ndarray) -> None:
         self._buffer.append(measurement)
 
-    def read(self) -> dict[str, np.ndarray]:
+    def read(self) -> np.ndarray:
         oldest = self._buffer[0]
         if self._noise == 0.0:
             return oldest
-        return {
-            k: v * (1.0 + self._noise * self._rng.standard_normal(np.shape(v)))
-            for k, v in oldest.items()
-        }
+        noise = self._rng.standard_normal(oldest.shape).astype(oldest.dtype)
+        return oldest * (1.0 + self._noise * noise)
 
 
 def _every(rate_hz: float, dt: float) -> int:
@@ -154,28 +154,33 @@ def _simulate(
 ) -> Trace:
     seed = scenario.run.seed if seed is None else seed
     run = scenario.run
+    rng = np.random.default_rng(seed)
     built = built or build_model(scenario.patient, scenario.course, run.physics_step_s)
     model = built.model
-    controller = jit_controller(controller or patient_controller(scenario.controller, model.nu))
-    data = mujoco.MjData(model)
-    data.qpos[:] = built.stand_qpos
-    mujoco.mj_forward(model, data)
     index = body_index(model)
+    initial = None
+    if controller is None:
+        controller, initial = patient_controller(scenario, model.nu)
+    loop = compile_for_loop(controller, scenario)
+    data = mujoco.MjData(model)
+    if initial is None:
+        data.qpos[:] = built.stand_qpos
+    else:
+        values = perturbed(initial, run.initial_angle_noise_rad, run.initial_speed_noise_m_s, rng)
+        data.qpos[:], data.qvel[:] = gait_state(model, index, values)
+    mujoco.mj_forward(model, data)
     limits = _Limits.of(model, index, built, run)
 
     dt = model.opt.timestep
     n_steps = max(1, round(run.duration_s / dt))
-    control_every = _every(controller.rate_hz, dt)
+    control_every = _every(loop.rate_hz, dt)
     record_every = _every(run.record_rate_hz, dt)
     check_every = _every(CHECK_RATE_HZ, dt)
     recorder = Recorder(model, index, n_steps // record_every + 2)
     sensor = _Sensor(
-        round(scenario.controller.sensor_delay_s / dt),
-        scenario.controller.sensor_noise_std,
-        np.random.default_rng(seed),
+        round(scenario.controller.sensor_delay_s / dt), scenario.controller.sensor_noise_std, rng
     )
-    state = controller.init(controller.params, scenario)
-    events: list[Event] = []
+    state = loop.state0
     end: Termination | None = None
     progress_every = max(1, n_steps // 100)
 
@@ -188,16 +193,17 @@ def _simulate(
             end = _check_state(data, limits)
             if end is not None:
                 break
-        if measure or record_tick:
+        if record_tick:
             # mj_step leaves derived quantities (positions, contacts, forces) one step behind
-            # the state; refresh them so measurements and records describe the same instant.
+            # the state; refresh them so a record describes one instant. Measurements between
+            # records read them as they are: a sensing latency of at most one physics step.
             mujoco.mj_forward(model, data)
         if measure:
-            sensor.push(patient_measurements(model, data, index))
+            sensor.push(pack(patient_measurements(data, index)))
         if control_tick:
             try:
-                state, command = controller.step(controller.params, state, sensor.read())
-                data.ctrl[:] = np.asarray(command, dtype=float)
+                state, command = loop.step(state, sensor.read())
+                data.ctrl[:] = command
             except Exception as exc:  # a controller bug ends the run, never the caller
                 end = Termination("controller_error", data.time, f"{type(exc).__name__}: {exc}")
                 break
@@ -213,11 +219,11 @@ def _simulate(
     if end.reason != "numerical_instability":  # a blown-up state is not worth keeping
         mujoco.mj_forward(model, data)
         recorder.record(data)  # the final state
-    events.append(Event(end.time_s, end.reason, {"detail": end.detail}))
     if progress is not None:
         progress(1.0)
     time_s, channels = recorder.finish()
-    return Trace(time_s, channels, tuple(events), _meta(scenario, seed, built, end))
+    events = (Event(end.time_s, end.reason, {"detail": end.detail}),)
+    return Trace(time_s, channels, events, _meta(scenario, seed, built, end))
 
 
 def _meta(scenario: Scenario, seed: int, built: BuiltModel, end: Termination) -> dict[str, Any]:

@@ -11,6 +11,7 @@ Channels (all with leading dimension T = len(time_s); names in ``gaitsim.constan
   ``..._angle_rad``: segment rotation from standing, distal end forward/up +.
 - ``grf_{side}_n`` (T, 3): summed ground contact force on the foot, world frame (x forward,
   y left, z up).
+- ``cop_{side}_m`` (T, 3): centre of pressure under the foot (zeros when unloaded).
 - ``heel_{side}_pos_m``, ``toe_{side}_pos_m`` (T, 3): lowest point of the heel/toe contact
   sphere, world frame; z is the height above flat ground.
 - ``muscle_excitation``, ``muscle_activation``, ``muscle_length_m`` (musculotendon length),

@@ -1,0 +1,52 @@
+"""Initial states: standing, or a gait posture with forward speed placed on the ground."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import mujoco
+import numpy as np
+
+from gaitsim import constants as C
+from gaitsim.sim.sensing import BodyIndex
+
+#: Gap left between the lowest contact sphere and the ground at the start (m).
+GROUND_CLEARANCE_M = 0.001
+
+
+def _lowest_contact_z(model: mujoco.MjModel, data: mujoco.MjData, index: BodyIndex) -> float:
+    mujoco.mj_kinematics(model, data)
+    geoms = [*index.heel_geom.values(), *index.toe_geom.values()]
+    return float(min(data.geom_xpos[g, 2] - model.geom_size[g, 0] for g in geoms))
+
+
+def gait_state(
+    model: mujoco.MjModel, index: BodyIndex, values: Mapping[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(qpos, qvel) from named initial-state values (``gaitsim.neural.controller.INITIAL_STATE``).
+
+    Joint angles and trunk pitch are set, the body is lowered until its lowest contact sphere
+    is ``GROUND_CLEARANCE_M`` above the ground, and everything moves forward at the speed.
+    """
+    data = mujoco.MjData(model)
+    data.qpos[index.qpos["pelvis_pitch"]] = values["trunk_pitch_rad"]
+    for side in C.SIDES:
+        for joint in C.JOINTS:
+            data.qpos[index.qpos[C.joint_name(joint, side)]] = values[f"{side}_{joint}_rad"]
+    data.qpos[index.qpos["pelvis_z"]] = GROUND_CLEARANCE_M - _lowest_contact_z(model, data, index)
+    data.qvel[index.dof["pelvis_x"]] = values["pelvis_velocity_m_s"]
+    return data.qpos.copy(), data.qvel.copy()
+
+
+def perturbed(
+    values: Mapping[str, float],
+    angle_std_rad: float,
+    speed_std_m_s: float,
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """Initial-state values with seeded Gaussian noise on every angle and on the speed."""
+    out = {}
+    for name, value in values.items():
+        std = speed_std_m_s if name.endswith("_m_s") else angle_std_rad
+        out[name] = float(value + std * rng.standard_normal())
+    return out
