@@ -82,6 +82,10 @@ REFLEX_PARAMETERS: tuple[Param, ...] = (
     Param("SOL_1_FG", 1.2, 0.0, 3.0),
     Param("TA_5_PG", 2.0, 0.0, 6.0, "1/rad"),
     Param("TA_5_G_SOL", 0.5, 0.0, 2.0),
+    # pre-stimulation (Geyer & Herr 2010: 0.08-0.09 VAS, 0.05 hip muscles, 0.01 others)
+    Param("S0_VAS", 0.08, 0.01, 0.3),
+    Param("S0_HIP", 0.05, 0.01, 0.3),
+    Param("S0_PF", 0.01, 0.01, 0.3),
 )
 P = {p.name: i for i, p in enumerate(REFLEX_PARAMETERS)}
 
@@ -219,18 +223,19 @@ def _leg_stimulation(
     ta = relu(p[P["TA_5_PG"]] * (s["phi_ankle"] - p[P["ankle_tgt"]])) - st * relu(
         p[P["TA_5_G_SOL"]] * sol_1
     )
+    s0_hip, s0_pf = p[P["S0_HIP"]], p[P["S0_PF"]]
     by_name = {
-        "gmax": glu,
-        "hams": ham,
-        "ilpso": hfl,
-        "rf": rf,
-        "vas": vas,
-        "bfsh": bfsh,
-        "gas": gas,
-        "sol": sol_1,
-        "ta": ta,
+        "gmax": s0_hip + glu,
+        "hams": s0_hip + ham,
+        "ilpso": s0_hip + hfl,
+        "rf": PRE_STIMULATION + rf,
+        "vas": p[P["S0_VAS"]] + vas,
+        "bfsh": PRE_STIMULATION + bfsh,
+        "gas": s0_pf + gas,
+        "sol": s0_pf + sol_1,
+        "ta": PRE_STIMULATION + ta,
     }
-    return PRE_STIMULATION + jnp.stack([by_name[m] for m in C.MUSCLES])
+    return jnp.stack([by_name[m] for m in C.MUSCLES])
 
 
 def _circuit(params: dict, flags: jnp.ndarray, obs: dict) -> tuple[jnp.ndarray, jnp.ndarray]:

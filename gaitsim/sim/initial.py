@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import mujoco
 import numpy as np
@@ -10,8 +10,10 @@ import numpy as np
 from gaitsim import constants as C
 from gaitsim.sim.sensing import BodyIndex
 
-#: Gap left between the lowest contact sphere and the ground at the start (m).
-GROUND_CLEARANCE_M = 0.001
+#: Height of the lowest contact sphere above the ground at the start (m). Slightly negative:
+#: the stance foot starts at about its static penetration, loaded from the first instant, so
+#: the controller's first tick sees it in stance (a foot dropped from 1 mm reads as lifted).
+GROUND_CLEARANCE_M = -0.0001
 
 
 def _lowest_contact_z(model: mujoco.MjModel, data: mujoco.MjData, index: BodyIndex) -> float:
@@ -26,7 +28,7 @@ def gait_state(
     """(qpos, qvel) from named initial-state values (``gaitsim.neural.controller.INITIAL_STATE``).
 
     Joint angles and trunk pitch are set, the body is lowered until its lowest contact sphere
-    is ``GROUND_CLEARANCE_M`` above the ground, and everything moves forward at the speed.
+    is at ``GROUND_CLEARANCE_M``, and everything moves forward at the speed.
     """
     data = mujoco.MjData(model)
     data.qpos[index.qpos["pelvis_pitch"]] = values["trunk_pitch_rad"]
@@ -36,6 +38,29 @@ def gait_state(
     data.qpos[index.qpos["pelvis_z"]] = GROUND_CLEARANCE_M - _lowest_contact_z(model, data, index)
     data.qvel[index.dof["pelvis_x"]] = values["pelvis_velocity_m_s"]
     return data.qpos.copy(), data.qvel.copy()
+
+
+#: Fixed-point iterations of :func:`settle_activation`.
+SETTLE_ITERATIONS = 5
+
+
+def settle_activation(
+    forward: Callable[[], None],
+    excitation_now: Callable[[], np.ndarray],
+    act: np.ndarray,
+    iterations: int = SETTLE_ITERATIONS,
+) -> None:
+    """Start the muscles at the activation their controller holds them at, not at zero.
+
+    A model released with zero activation drops onto its stance leg before any muscle can
+    act (activation takes 10-40 ms), which no reflex controller survives. A few fixed-point
+    iterations ``act = excitation(state(act))`` with the controller's fresh state give the
+    muscles the tone of an ongoing gait at the initial posture. ``act`` is written in place.
+    """
+    for _ in range(iterations):
+        forward()
+        act[...] = excitation_now()
+    forward()
 
 
 def perturbed(

@@ -22,7 +22,7 @@ from gaitsim.control.interface import Controller
 from gaitsim.control.loop import compile_for_loop
 from gaitsim.model import BuiltModel, build_model
 from gaitsim.neural import patient_controller
-from gaitsim.sim.initial import gait_state, perturbed
+from gaitsim.sim.initial import gait_state, perturbed, settle_activation
 from gaitsim.sim.record import Recorder
 from gaitsim.sim.sensing import BodyIndex, body_index, pack, patient_measurements
 from gaitsim.sim.trace import Event, Trace
@@ -168,6 +168,11 @@ def _simulate(
     else:
         values = perturbed(initial, run.initial_angle_noise_rad, run.initial_speed_noise_m_s, rng)
         data.qpos[:], data.qvel[:] = gait_state(model, index, values)
+        settle_activation(
+            lambda: mujoco.mj_forward(model, data),
+            lambda: np.asarray(loop.step(loop.state0, pack(patient_measurements(data, index)))[1]),
+            data.act,
+        )
     mujoco.mj_forward(model, data)
     limits = _Limits.of(model, index, built, run)
 

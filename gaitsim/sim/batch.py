@@ -1,0 +1,173 @@
+"""Batched rollouts: many simulations of one model on MuJoCo's thread pool, the controller
+called once per control tick for the whole batch under ``jax.vmap``.
+
+``rollout`` is the one batched path that tuning, evaluation and (later) the vector env use.
+Members that fall stop being stepped (early termination); what each member did is returned as
+per-member summary numbers (no per-step traces: those come from ``simulate``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import mujoco.batch
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from gaitsim import constants as C
+from gaitsim.control.interface import Controller
+from gaitsim.model import BuiltModel
+from gaitsim.sim.initial import settle_activation
+from gaitsim.sim.sensing import PATIENT_LAYOUT, body_index, unpack
+
+G = 9.81
+#: Vertical ground reaction above this many body weights counts as a spike (SCONE's
+#: MeasureGait10Grf15 penalises GRF > 1.5 BW).
+GRF_SPIKE_BW = 1.5
+#: Joint angles closer than this to a joint's range limit count as limit loading (rad).
+LIMIT_MARGIN_RAD = 0.05
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """Per member (shape (N,)): what happened over the rollout."""
+
+    alive_s: np.ndarray  # time survived (s); = duration for members that did not fall
+    fell: np.ndarray  # bool
+    distance_m: np.ndarray  # pelvis forward displacement
+    speed_m_s: np.ndarray  # mean forward speed over the second half survived
+    effort: np.ndarray  # integral of mean cubed activation over time (s)
+    limit_penalty: np.ndarray  # integral of squared joint-limit intrusion (rad^2 s)
+    grf_spike: np.ndarray  # integral of vertical GRF above 1.5 BW (BW s)
+
+
+def _vmapped_step(controller: Controller, state0: object):
+    """jit(vmap(step)) over members with flat params/state, packed obs."""
+    _, unravel_params = ravel_pytree(controller.params)
+    _, unravel_state = ravel_pytree(state0)
+
+    def one(params: jax.Array, flat: jax.Array, obs: jax.Array):
+        state, command = controller.step(
+            unravel_params(params), unravel_state(flat), unpack(obs, PATIENT_LAYOUT)
+        )
+        return ravel_pytree(state)[0], command
+
+    return jax.jit(jax.vmap(one))
+
+
+def rollout(
+    built: BuiltModel,
+    controllers: list[Controller],
+    qpos0: np.ndarray,
+    qvel0: np.ndarray,
+    duration_s: float,
+    fall_height_fraction: float = 0.6,
+    fall_pitch_rad: float = 1.0,
+    nthread: int = 2,
+) -> RolloutResult:
+    """Run N members (one controller each, same structure) from (N, nq)/(N, nv) states."""
+    model, n = built.model, len(controllers)
+    index = body_index(model)
+    flat_params = np.stack([np.asarray(ravel_pytree(c.params)[0]) for c in controllers])
+    state0 = controllers[0].init(controllers[0].params, None)
+    flat_state = jnp.tile(ravel_pytree(state0)[0], (n, 1))
+    step = _vmapped_step(controllers[0], state0)
+
+    leg_q, leg_v = index.leg_qpos, index.leg_dof
+    pitch_q, pitch_v = index.qpos["pelvis_pitch"], index.dof["pelvis_pitch"]
+    x_q, x_v, z_q = index.qpos["pelvis_x"], index.dof["pelvis_x"], index.qpos["pelvis_z"]
+    load_idx = [index.foot_sensor[s] + 3 for s in C.SIDES]
+    batch = mujoco.batch.Batch(model, nsim=n, nthread=nthread)
+    qpos, qvel, ctrl = batch.bind("qpos"), batch.bind("qvel"), batch.bind("ctrl")
+    act = batch.bind("act")
+    length, velocity = batch.bind("actuator_length"), batch.bind("actuator_velocity")
+    force, sensor = batch.bind("actuator_force"), batch.bind("sensordata")
+    batch.reset(stage=mujoco.mjtStage.mjSTAGE_NONE)
+    qpos[:], qvel[:] = qpos0, qvel0
+
+    def observe() -> np.ndarray:
+        return np.concatenate(
+            [
+                length,
+                velocity,
+                -force,
+                qpos[:, leg_q],
+                qvel[:, leg_v],
+                sensor[:, load_idx],
+                qpos[:, pitch_q : pitch_q + 1],
+                qvel[:, pitch_v : pitch_v + 1],
+                qvel[:, x_v : x_v + 1],
+            ],
+            axis=1,
+        ).astype(np.float32)
+
+    def excitation_now() -> np.ndarray:
+        return np.asarray(step(flat_params, flat_state, observe())[1])
+
+    settle_activation(batch.forward, excitation_now, act)
+
+    dt = model.opt.timestep
+    nstep = max(1, round(1.0 / (controllers[0].rate_hz * dt)))
+    tick = nstep * dt
+    n_ticks = max(1, round(duration_s / tick))
+    rest_z = model.body_pos[index.pelvis_body, 2]
+    lo, hi = model.jnt_range[
+        [model.joint(C.joint_name(j, s)).id for s in C.SIDES for j in C.JOINTS]
+    ].T
+    bw = built.mass_kg * G
+
+    alive = np.ones(n, bool)
+    alive_s = np.zeros(n)
+    x0 = qpos[:, x_q].copy()
+    half_x = np.full(n, np.nan)
+    effort, limit_pen, spike = np.zeros(n), np.zeros(n), np.zeros(n)
+    for k in range(n_ticks):
+        obs = np.concatenate(
+            [
+                length,
+                velocity,
+                -force,
+                qpos[:, leg_q],
+                qvel[:, leg_v],
+                sensor[:, load_idx],
+                qpos[:, pitch_q : pitch_q + 1],
+                qvel[:, pitch_v : pitch_v + 1],
+                qvel[:, x_v : x_v + 1],
+            ],
+            axis=1,
+        ).astype(np.float32)
+        flat_state, command = step(flat_params, flat_state, obs)
+        ctrl[:] = np.asarray(command)
+        ids = np.flatnonzero(alive)
+        batch.step(ids=ids, nstep=nstep)
+        # accumulate over the members that were alive during this tick
+        a = alive
+        effort[a] += np.mean(act[a] ** 3, axis=1) * tick
+        q = qpos[a][:, leg_q]
+        intrusion = np.maximum(lo + LIMIT_MARGIN_RAD - q, 0) + np.maximum(
+            q - hi + LIMIT_MARGIN_RAD, 0
+        )
+        limit_pen[a] += np.sum(intrusion**2, axis=1) * tick
+        spike[a] += np.sum(np.maximum(sensor[a][:, load_idx] / bw - GRF_SPIKE_BW, 0), axis=1) * tick
+        alive_s[a] += tick
+        if k == n_ticks // 2:
+            half_x = qpos[:, x_q].copy()
+        height = rest_z + qpos[:, z_q]
+        bad = ~np.isfinite(qpos).all(axis=1)
+        fallen = (
+            (height < fall_height_fraction * built.leg_length_m)
+            | (np.abs(qpos[:, pitch_q]) > fall_pitch_rad)
+            | bad
+        )
+        alive &= ~fallen
+        if not alive.any():
+            break
+    x_end = np.where(np.isfinite(qpos[:, x_q]), qpos[:, x_q], x0)
+    fell = alive_s < n_ticks * tick - 1e-9
+    late = np.where(np.isnan(half_x), x0, half_x)
+    second_half = np.maximum(alive_s - 0.5 * n_ticks * tick, 1e-9)
+    speed = np.where(fell, (x_end - x0) / np.maximum(alive_s, 1e-9), (x_end - late) / second_half)
+    return RolloutResult(alive_s, fell, x_end - x0, speed, effort, limit_pen, spike)
