@@ -249,6 +249,114 @@ def render_cmd(
     click.echo(f"video: {written}", err=True)
 
 
+@main.command("tune")
+@click.argument("scenario")
+@click.option("--generations", type=click.IntRange(1, 100_000), default=300, show_default=True)
+@click.option("--population", type=click.IntRange(4, 1024), default=16, show_default=True)
+@click.option(
+    "--sigma",
+    type=click.FloatRange(1e-4, 0.5),
+    default=0.1,
+    show_default=True,
+    help="Initial CMA-ES step, as a fraction of each parameter's range.",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(0.5, 600),
+    default=10.0,
+    show_default=True,
+    help="Simulated seconds per evaluation.",
+)
+@click.option(
+    "--target-speed",
+    "target_speed",
+    type=click.FloatRange(0.1, 3.0),
+    default=1.25,
+    show_default=True,
+    help="Walking speed the cost tracks (m/s).",
+)
+@click.option(
+    "--asymmetric",
+    is_flag=True,
+    help="One gain set per leg (hemiparetic patients); default: one set for both.",
+)
+@click.option(
+    "--warm-start",
+    "warm_start",
+    default=None,
+    help="Parameter file to start from (default: the scenario's controller.parameters).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Result file (default: controllers/<scenario>.json).",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Checkpoint and log folder (default: runs/tune-<scenario>).",
+)
+@click.option("--resume", is_flag=True, help="Continue from the work dir's checkpoint.")
+@_seed_option
+def tune_cmd(
+    scenario: str,
+    generations: int,
+    population: int,
+    sigma: float,
+    duration_s: float,
+    target_speed: float,
+    asymmetric: bool,
+    warm_start: str | None,
+    out_path: Path | None,
+    work_dir: Path | None,
+    resume: bool,
+    seed: int | None,
+) -> None:
+    """Tune SCENARIO's reflex controller by CMA-ES; the best parameters go to --out."""
+    from tqdm import tqdm
+
+    from gaitsim.catalogue import catalogue_dir
+    from gaitsim.neural import controller as rc
+    from gaitsim.neural.parameters import ParameterError
+    from gaitsim.neural.tune import TuneConfig, tune
+
+    spec = _load_scenario(scenario)
+    try:
+        start_file = rc.resolve_parameter_file(warm_start or spec.controller.parameters)
+        reflex_lr, initial, _ = rc.load_parameter_file(start_file)
+    except ParameterError as exc:
+        raise BadInput(str(exc)) from None
+    out_path = out_path or catalogue_dir("controllers") / f"{spec.name}.json"
+    work_dir = work_dir or Path("runs") / f"tune-{spec.name}"
+    _check_out_dir(work_dir)
+    _check_out_dir(out_path.parent)
+    config = TuneConfig(
+        generations=generations,
+        population=population,
+        sigma=sigma,
+        duration_s=duration_s,
+        target_speed_m_s=target_speed,
+        symmetric=not asymmetric,
+        seed=1 if seed is None else seed,
+    )
+    with tqdm(total=generations, file=sys.stderr, desc="tuning", unit="gen") as bar:
+
+        def update(generation: int, best: float) -> None:
+            bar.n = generation
+            bar.set_postfix(best_cost=f"{best:.3f}")
+
+        result = tune(spec, config, (reflex_lr, initial), out_path, work_dir, resume, update)
+    click.echo(
+        f"tuned {spec.name}: {result['generations']} generations, best cost "
+        f"{result['best_cost']:.4f}, {result['wall_s']:.0f} s; parameters: {out_path}; "
+        f"log: {work_dir / 'log.csv'}"
+    )
+
+
 @main.command("model")
 @click.argument("scenario")
 @click.option(

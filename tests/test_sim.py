@@ -112,3 +112,13 @@ def test_progress_callback_reaches_one():
     seen = []
     simulate(_scenario(run={"duration_s": 0.1}), progress=seen.append)
     assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_the_recording_rate_does_not_change_the_dynamics():
+    run = {"duration_s": 0.6}
+    ctrl = {"kind": "reflex", "parameters": "nominal.json"}
+    slow = simulate(_scenario(run={**run, "record_rate_hz": 50}, controller=ctrl))
+    fast = simulate(_scenario(run={**run, "record_rate_hz": 500}, controller=ctrl))
+    assert slow.meta["termination"] == fast.meta["termination"]
+    common = np.isin(fast.time_s.round(6), slow.time_s.round(6))
+    np.testing.assert_array_equal(fast["knee_left_angle_rad"][common], slow["knee_left_angle_rad"])

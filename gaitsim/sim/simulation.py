@@ -198,12 +198,9 @@ def _simulate(
             end = _check_state(data, limits)
             if end is not None:
                 break
-        if record_tick:
-            # mj_step leaves derived quantities (positions, contacts, forces) one step behind
-            # the state; refresh them so a record describes one instant. Measurements between
-            # records read them as they are: a sensing latency of at most one physics step.
-            mujoco.mj_forward(model, data)
         if measure:
+            # derived quantities after mj_step describe the state before its last substep:
+            # measurements carry that one-physics-step latency, here as in the batch
             sensor.push(pack(patient_measurements(data, index)))
         if control_tick:
             try:
@@ -213,6 +210,9 @@ def _simulate(
                 end = Termination("controller_error", data.time, f"{type(exc).__name__}: {exc}")
                 break
         if record_tick:
+            # a record describes one instant: refresh the derived quantities first (this
+            # changes no state, so the recording rate never changes the dynamics)
+            mujoco.mj_forward(model, data)
             recorder.record(data)
         mujoco.mj_step(model, data)
         if progress is not None and i % progress_every == 0:
