@@ -139,7 +139,9 @@ class Controller(_Frozen):
     kind: Literal["passive", "constant", "reflex"] = "constant"
     parameters: str = "nominal.json"
     excitation: Annotated[float, Field(ge=0.01, le=1.0)] = 0.05
-    rate_hz: Annotated[float, Field(gt=0.0, le=10_000.0)] = 1000.0
+    # 200 Hz: SCONE's control step (5 ms; Geijtenbeek 2019), which holds the Geyer & Herr 2010
+    # delays of 5/10/20 ms exactly as 1/2/4 ticks
+    rate_hz: Annotated[float, Field(gt=0.0, le=10_000.0)] = 200.0
     sensor_delay_s: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
     sensor_noise_std: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 

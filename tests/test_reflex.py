@@ -188,7 +188,7 @@ def test_batch_rollout_reproduces_the_single_simulation():
     q, v = gait_state(
         built.model, body_index(built.model), mapping_from_vector(rc.INITIAL_STATE, initial)
     )
-    ctrls = [rc.reflex_controller(sc.patient, gains, RATE)] * 3
+    ctrls = [rc.reflex_controller(sc.patient, gains, sc.controller.rate_hz)] * 3
     result = rollout(built, ctrls, np.tile(q, (3, 1)), np.tile(v, (3, 1)), 2.0)
     end = single.meta["termination"]
     assert result.fell.tolist() == [end["reason"] == "fall"] * 3

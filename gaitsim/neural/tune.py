@@ -9,7 +9,7 @@ approach and SCONE's gait measures (Geijtenbeek 2019):
   fall costs more than any survivor and falling later and further is better;
 - a survivor costs 100 * (v - v_target)^2 (speed tracking)
   + 10 * effort per metre (integral of mean cubed activation, Ackermann & van den Bogert 2010)
-  + 100 * joint-limit intrusion + 10 * ground reaction above 1.5 body weights.
+  + 100 * joint-limit intrusion + 50 * ground reaction above 1.5 body weights (BW s).
 
 Every generation is checkpointed (the optimiser's state, pickled for resuming only) and logged;
 the best parameters so far are written to the output file as they improve.
@@ -59,7 +59,7 @@ def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.nda
         100 * (r.speed_m_s - target_speed_m_s) ** 2
         + 10 * per_m
         + 100 * r.limit_penalty
-        + 10 * r.grf_spike
+        + 50 * r.grf_spike
     )
     out = np.where(r.fell, fall, walk)
     return np.where(np.isfinite(out), out, 1000.0)
