@@ -300,6 +300,13 @@ def render_cmd(
     default=None,
     help="Checkpoint and log folder (default: runs/tune-<scenario>).",
 )
+@click.option(
+    "--perturbed-starts",
+    type=click.IntRange(0, 16),
+    default=0,
+    show_default=True,
+    help="Also evaluate each candidate from this many perturbed initial states.",
+)
 @click.option("--resume", is_flag=True, help="Continue from the work dir's checkpoint.")
 @_seed_option
 def tune_cmd(
@@ -313,6 +320,7 @@ def tune_cmd(
     warm_start: str | None,
     out_path: Path | None,
     work_dir: Path | None,
+    perturbed_starts: int,
     resume: bool,
     seed: int | None,
 ) -> None:
@@ -341,6 +349,7 @@ def tune_cmd(
         duration_s=duration_s,
         target_speed_m_s=target_speed,
         symmetric=not asymmetric,
+        perturbed_starts=perturbed_starts,
         seed=1 if seed is None else seed,
     )
     with tqdm(total=generations, file=sys.stderr, desc="tuning", unit="gen") as bar:

@@ -18,6 +18,7 @@ the best parameters so far are written to the output file as they improve.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import pickle
 import time
 from collections.abc import Callable
@@ -49,6 +50,11 @@ class TuneConfig:
     symmetric: bool = True  # one gain set for both legs (healthy); False for asymmetric patients
     seed: int = 1
     nthread: int = 2
+    #: robustness: each candidate also walks from this many perturbed initial states (seeded
+    #: per generation; angle std in rad, speed std in m/s) and its cost is the mean
+    perturbed_starts: int = 0
+    angle_noise_rad: float = 0.03
+    speed_noise_m_s: float = 0.1
 
 
 def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.ndarray:
@@ -94,29 +100,48 @@ def evaluate(
     built: Any,
     candidates: list[tuple[np.ndarray, np.ndarray]],
     config: TuneConfig,
+    generation: int = 0,
 ) -> tuple[np.ndarray, RolloutResult]:
-    """Costs of (reflex_lr, initial) candidates, simulated as one batch."""
+    """Costs of (reflex_lr, initial) candidates, simulated as one batch.
+
+    With ``config.perturbed_starts`` = K, every candidate runs K + 1 times (its own initial
+    state, then K perturbed copies drawn from a generation-seeded generator, the same for all
+    candidates) and gets the mean cost; the result returned is that of the unperturbed runs.
+    """
     index = body_index(built.model)
-    rate = scenario.controller.rate_hz
-    controllers = [rc.reflex_controller(scenario.patient, g, rate) for g, _ in candidates]
-    states = [
-        gait_state(built.model, index, mapping_from_vector(rc.INITIAL_STATE, i))
-        for _, i in candidates
+    k = config.perturbed_starts + 1
+    rng = np.random.default_rng([config.seed, generation])
+    scale = np.array(
+        [
+            config.speed_noise_m_s if p.unit == "m/s" else config.angle_noise_rad
+            for p in rc.INITIAL_STATE
+        ]
+    )
+    offsets = [np.zeros_like(scale)] + [
+        scale * rng.standard_normal(len(scale)) for _ in range(config.perturbed_starts)
     ]
-    qpos = np.stack([q for q, _ in states])
-    qvel = np.stack([v for _, v in states])
+    runs = [(g, i + off) for g, i in candidates for off in offsets]
+    rate = scenario.controller.rate_hz
+    controllers = [rc.reflex_controller(scenario.patient, g, rate) for g, _ in runs]
+    states = [
+        gait_state(built.model, index, mapping_from_vector(rc.INITIAL_STATE, i)) for _, i in runs
+    ]
     run = scenario.run
     result = rollout(
         built,
         controllers,
-        qpos,
-        qvel,
+        np.stack([q for q, _ in states]),
+        np.stack([v for _, v in states]),
         config.duration_s,
         run.fall_pelvis_height_fraction,
         run.fall_trunk_pitch_rad,
         config.nthread,
     )
-    return cost(result, config.duration_s, config.target_speed_m_s), result
+    costs = cost(result, config.duration_s, config.target_speed_m_s).reshape(-1, k).mean(axis=1)
+    unperturbed = RolloutResult(
+        *(np.asarray(getattr(result, f.name))[::k] for f in dataclasses.fields(RolloutResult))
+    )
+    return costs, unperturbed
 
 
 def tune(
@@ -173,7 +198,7 @@ def tune(
     while generation < config.generations:
         xs = es.ask()
         costs, result = evaluate(
-            scenario, built, [layout.decode(np.asarray(x)) for x in xs], config
+            scenario, built, [layout.decode(np.asarray(x)) for x in xs], config, generation
         )
         es.tell(xs, costs.tolist())
         generation += 1
