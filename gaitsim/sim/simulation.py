@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +56,16 @@ def _quiet_mujoco_warnings() -> Iterator[list[str]]:
         yield texts
     finally:
         mujoco.set_mju_user_warning(previous)
+
+
+@dataclass(frozen=True)
+class Push:
+    """An external force on the pelvis (world frame, N) from ``time_s`` for ``duration_s``:
+    the push of a perturbation test. Its impulse is force x duration (N s)."""
+
+    time_s: float
+    duration_s: float
+    force_n: tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,14 @@ class _Sensor:
         return oldest * (1.0 + self._noise * noise)
 
 
+def _apply_pushes(data: mujoco.MjData, body: int, pushes: tuple[Push, ...]) -> None:
+    force = np.zeros(3)
+    for p in pushes:
+        if p.time_s <= data.time < p.time_s + p.duration_s:
+            force += p.force_n
+    data.xfrc_applied[body, :3] = force
+
+
 def _every(rate_hz: float, dt: float) -> int:
     return max(1, round(1.0 / (rate_hz * dt)))
 
@@ -134,10 +152,15 @@ def simulate(
     built: BuiltModel | None = None,
     controller: Controller | None = None,
     progress: Callable[[float], Any] | None = None,
+    pushes: Sequence[Push] = (),
 ) -> Trace:
-    """Run a scenario and return its Trace. ``progress(fraction)`` is called now and then."""
+    """Run a scenario and return its Trace. ``progress(fraction)`` is called now and then.
+
+    ``pushes`` apply external forces to the pelvis (perturbation tests); nothing else ever
+    acts on the body but gravity, the ground and its muscles.
+    """
     with _quiet_mujoco_warnings() as warning_texts:
-        trace = _simulate(scenario, seed, built, controller, progress)
+        trace = _simulate(scenario, seed, built, controller, progress, tuple(pushes))
     if warning_texts:
         meta = dict(trace.meta)
         meta["mujoco_warnings"] = warning_texts[:20]
@@ -151,6 +174,7 @@ def _simulate(
     built: BuiltModel | None,
     controller: Controller | None,
     progress: Callable[[float], Any] | None,
+    pushes: tuple[Push, ...],
 ) -> Trace:
     seed = scenario.run.seed if seed is None else seed
     run = scenario.run
@@ -214,6 +238,8 @@ def _simulate(
             # changes no state, so the recording rate never changes the dynamics)
             mujoco.mj_forward(model, data)
             recorder.record(data)
+        if pushes:
+            _apply_pushes(data, index.pelvis_body, pushes)
         mujoco.mj_step(model, data)
         if progress is not None and i % progress_every == 0:
             progress(i / n_steps)
@@ -227,7 +253,11 @@ def _simulate(
     if progress is not None:
         progress(1.0)
     time_s, channels = recorder.finish()
-    events = (Event(end.time_s, end.reason, {"detail": end.detail}),)
+    events = tuple(
+        Event(p.time_s, "push", {"force_n": list(p.force_n), "duration_s": p.duration_s})
+        for p in pushes
+        if p.time_s <= end.time_s
+    ) + (Event(end.time_s, end.reason, {"detail": end.detail}),)
     return Trace(time_s, channels, events, _meta(scenario, seed, built, end))
 
 
