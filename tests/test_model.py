@@ -30,7 +30,7 @@ def test_body_compiles_across_sizes_with_mass_within_1pct_and_proportional_leg(h
     data = mujoco.MjData(built.model)
     mujoco.mj_kinematics(built.model, data)
     for side in C.SIDES:
-        for part in ("heel", "toe"):
+        for part in ("heel", "ball", "toe"):
             g = built.model.geom(C.model_name(part, side)).id
             z = data.geom_xpos[g, 2] - built.model.geom_size[g, 0]
             assert abs(z) < 0.005

@@ -63,9 +63,9 @@ def set_segment_inertia(spec: mujoco.MjSpec, height_m: float, mass_kg: float) ->
     for side in C.SIDES:
         thigh_com = -A.SEGMENTS["thigh"].com_fraction * A.THIGH_LENGTH * h
         shank_com = -A.SEGMENTS["shank"].com_fraction * A.SHANK_LENGTH * h
-        # foot COM halfway from the ankle to the metatarsal heads (toe contact sphere)
-        toe = np.asarray(spec.geom(C.model_name("toe", side)).pos)
-        foot_com = [foot.com_fraction * toe[0], 0.0, foot.com_fraction * toe[2]]
+        # foot COM halfway from the ankle to the metatarsal heads (ball contact sphere)
+        ball = np.asarray(spec.geom(C.model_name("ball", side)).pos)
+        foot_com = [foot.com_fraction * ball[0], 0.0, foot.com_fraction * ball[2]]
         _set_inertial(
             spec.body(C.model_name("thigh", side)), "thigh", [0, 0, thigh_com], h, mass_kg
         )

@@ -18,8 +18,7 @@ GROUND_CLEARANCE_M = -0.0001
 
 def _lowest_contact_z(model: mujoco.MjModel, data: mujoco.MjData, index: BodyIndex) -> float:
     mujoco.mj_kinematics(model, data)
-    geoms = [*index.heel_geom.values(), *index.toe_geom.values()]
-    return float(min(data.geom_xpos[g, 2] - model.geom_size[g, 0] for g in geoms))
+    return float(min(data.geom_xpos[g, 2] - model.geom_size[g, 0] for g in index.contact_geoms))
 
 
 def gait_state(

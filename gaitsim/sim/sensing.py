@@ -48,7 +48,8 @@ class BodyIndex:
     dof: dict[str, int]  # joint name -> dof address
     pelvis_body: int
     heel_geom: dict[str, int]
-    toe_geom: dict[str, int]
+    toe_geom: dict[str, int]  # toe tip
+    contact_geoms: tuple[int, ...]  # every foot contact sphere (heel, ball, toe per side)
     segment_body: dict[tuple[str, str], int]  # (segment, side) -> body id
     foot_sensor: dict[str, int]  # side -> sensordata address of the foot contact sensor
     leg_qpos: np.ndarray  # qpos addresses in joint_angle_rad order
@@ -63,6 +64,9 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
     dof = {j: int(model.jnt_dofadr[model.joint(j).id]) for j in joints}
     heel = {s: model.geom(C.model_name("heel", s)).id for s in C.SIDES}
     toe = {s: model.geom(C.model_name("toe", s)).id for s in C.SIDES}
+    contacts = tuple(
+        model.geom(C.model_name(part, s)).id for s in C.SIDES for part in ("heel", "ball", "toe")
+    )
     segments = {
         (seg, s): model.body(C.model_name(seg, s)).id
         for seg in ("thigh", "shank", "foot")
@@ -77,6 +81,7 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
         model.body("pelvis").id,
         heel,
         toe,
+        contacts,
         segments,
         sensors,
         np.array([qpos[j] for j in legs]),
