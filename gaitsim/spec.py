@@ -138,6 +138,9 @@ class Controller(_Frozen):
 
     kind: Literal["passive", "constant", "reflex"] = "constant"
     parameters: str = "nominal.json"
+    #: exchange left and right of the parameter file (a right-paretic patient from the
+    #: parameters tuned for the left-paretic one)
+    mirror: bool = False
     excitation: Annotated[float, Field(ge=0.01, le=1.0)] = 0.05
     # 200 Hz: SCONE's control step (5 ms; Geijtenbeek 2019), which holds the Geyer & Herr 2010
     # delays of 5/10/20 ms exactly as 1/2/4 ticks

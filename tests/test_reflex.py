@@ -195,3 +195,31 @@ def test_batch_rollout_reproduces_the_single_simulation():
     assert result.alive_s[0] == pytest.approx(end["time_s"], abs=0.003)
     x = single["pelvis_pos_m"][:, 0]
     assert result.distance_m[0] == pytest.approx(x[-1] - x[0], abs=0.02)
+
+
+def test_a_mirrored_parameter_file_walks_the_mirror_image(tmp_path):
+    """Right-sided patients use the left-sided tuning with left and right exchanged."""
+    gains, initial = rc.nominal_parameters()
+    gains[0, reflex.P["SOL_1_FG"]] = 1.6  # an asymmetric parameter set
+    path = rc.save_parameter_file(tmp_path / "left.json", gains, initial)
+    run = {"duration_s": 0.8, "record_rate_hz": 100.0}
+
+    def walk(side: str, mirror: bool):
+        return simulate(
+            spec.from_dict(
+                {
+                    "patient": {"preset": f"hemiparetic-moderate-{side}"},
+                    "controller": {"kind": "reflex", "parameters": str(path), "mirror": mirror},
+                    "run": run,
+                }
+            )
+        )
+
+    left, right = walk("left", False), walk("right", True)
+    assert left.meta["termination"] == right.meta["termination"]
+    for joint in C.JOINTS:
+        np.testing.assert_allclose(
+            left[C.angle_channel(joint, "left")],
+            right[C.angle_channel(joint, "right")],
+            atol=1e-4,
+        )

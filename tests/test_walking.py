@@ -21,15 +21,19 @@ ANGLE_NOISE_RAD, SPEED_NOISE_M_S = 0.02, 0.05
 
 def _scenario(preset: str, parameters: str, duration_s: float, seed: int = 0) -> spec.Scenario:
     noisy = seed > 0
-    return spec.from_dict({
-        "patient": {"preset": preset},
-        "controller": {"kind": "reflex", "parameters": parameters},
-        "run": {
-            "duration_s": duration_s, "seed": seed, "record_rate_hz": 200.0,
-            "initial_angle_noise_rad": ANGLE_NOISE_RAD if noisy else 0.0,
-            "initial_speed_noise_m_s": SPEED_NOISE_M_S if noisy else 0.0,
-        },
-    })
+    return spec.from_dict(
+        {
+            "patient": {"preset": preset},
+            "controller": {"kind": "reflex", "parameters": parameters},
+            "run": {
+                "duration_s": duration_s,
+                "seed": seed,
+                "record_rate_hz": 200.0,
+                "initial_angle_noise_rad": ANGLE_NOISE_RAD if noisy else 0.0,
+                "initial_speed_noise_m_s": SPEED_NOISE_M_S if noisy else 0.0,
+            },
+        }
+    )
 
 
 def test_healthy_walks_a_short_horizon_without_falling():
@@ -80,8 +84,9 @@ def test_healthy_recovers_from_a_forward_push_in_mid_stance():
         left = detect_events(base)["left"]
         strike = next(t for t in left.heel_strike_s if t > 4.0)
         off = next(t for t in left.toe_off_s if t > strike)
-        push = Push(0.5 * (strike + off), PUSH_DURATION_S,
-                    (PUSH_IMPULSE_N_S / PUSH_DURATION_S, 0.0, 0.0))
+        push = Push(
+            0.5 * (strike + off), PUSH_DURATION_S, (PUSH_IMPULSE_N_S / PUSH_DURATION_S, 0.0, 0.0)
+        )
         trace = simulate(_scenario("healthy", "healthy.json", 14.0, seed), pushes=[push])
         recovered += trace.meta["termination"]["reason"] == "completed"
         assert any(e.kind == "push" for e in trace.events)
@@ -89,8 +94,9 @@ def test_healthy_recovers_from_a_forward_push_in_mid_stance():
 
 
 def test_a_push_changes_the_bodys_momentum_by_its_impulse():
-    sc = spec.from_dict({"controller": {"kind": "passive"},
-                         "run": {"duration_s": 0.3, "record_rate_hz": 1000.0}})
+    sc = spec.from_dict(
+        {"controller": {"kind": "passive"}, "run": {"duration_s": 0.3, "record_rate_hz": 1000.0}}
+    )
     calm = simulate(sc)
     pushed = simulate(sc, pushes=[Push(0.1, 0.05, (300.0, 0.0, 0.0))])
     mass = calm.meta["body"]["mass_kg"]

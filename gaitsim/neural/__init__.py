@@ -18,5 +18,7 @@ def patient_controller(scenario: Scenario, n_muscles: int) -> tuple[Controller, 
     from gaitsim.neural.parameters import mapping_from_vector
 
     reflex_lr, initial, _ = rc.load_parameter_file(rc.resolve_parameter_file(spec.parameters))
+    if spec.mirror:
+        reflex_lr, initial = rc.mirror(reflex_lr, initial)
     ctrl = rc.reflex_controller(scenario.patient, reflex_lr, spec.rate_hz)
     return ctrl, mapping_from_vector(rc.INITIAL_STATE, initial)
