@@ -9,6 +9,7 @@ per-member summary numbers (no per-step traces: those come from ``simulate``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +22,7 @@ from gaitsim import constants as C
 from gaitsim.control.interface import Controller
 from gaitsim.model import BuiltModel
 from gaitsim.sim.initial import settle_activation
-from gaitsim.sim.sensing import PATIENT_LAYOUT, body_index, unpack
+from gaitsim.sim.sensing import PATIENT_LAYOUT, body_index, pack, patient_measurements, unpack
 
 G = 9.81
 #: Vertical ground reaction above this many body weights counts as a spike (SCONE's
@@ -76,10 +77,7 @@ def rollout(
     flat_state = jnp.tile(ravel_pytree(state0)[0], (n, 1))
     step = _vmapped_step(controllers[0], state0)
 
-    leg_q, leg_v = index.leg_qpos, index.leg_dof
-    pitch_q, pitch_v = index.qpos["pelvis_pitch"], index.dof["pelvis_pitch"]
-    x_q, x_v, z_q = index.qpos["pelvis_x"], index.dof["pelvis_x"], index.qpos["pelvis_z"]
-    load_idx = [index.foot_sensor[s] + 3 for s in C.SIDES]
+    pitch_q, x_q, z_q = (index.qpos[j] for j in ("pelvis_pitch", "pelvis_x", "pelvis_z"))
     batch = mujoco.batch.Batch(model, nsim=n, nthread=nthread)
     qpos, qvel, ctrl = batch.bind("qpos"), batch.bind("qvel"), batch.bind("ctrl")
     act = batch.bind("act")
@@ -88,21 +86,17 @@ def rollout(
     batch.reset(stage=mujoco.mjtStage.mjSTAGE_NONE)
     qpos[:], qvel[:] = qpos0, qvel0
 
+    bound = SimpleNamespace(
+        qpos=qpos,
+        qvel=qvel,
+        actuator_length=length,
+        actuator_velocity=velocity,
+        actuator_force=force,
+        sensordata=sensor,
+    )
+
     def observe() -> np.ndarray:
-        return np.concatenate(
-            [
-                length,
-                velocity,
-                -force,
-                qpos[:, leg_q],
-                qvel[:, leg_v],
-                sensor[:, load_idx],
-                qpos[:, pitch_q : pitch_q + 1],
-                qvel[:, pitch_v : pitch_v + 1],
-                qvel[:, x_v : x_v + 1],
-            ],
-            axis=1,
-        ).astype(np.float32)
+        return pack(patient_measurements(bound, index))
 
     def excitation_now() -> np.ndarray:
         return np.asarray(step(flat_params, flat_state, observe())[1])
@@ -125,33 +119,21 @@ def rollout(
     half_x = np.full(n, np.nan)
     effort, limit_pen, spike = np.zeros(n), np.zeros(n), np.zeros(n)
     for k in range(n_ticks):
-        obs = np.concatenate(
-            [
-                length,
-                velocity,
-                -force,
-                qpos[:, leg_q],
-                qvel[:, leg_v],
-                sensor[:, load_idx],
-                qpos[:, pitch_q : pitch_q + 1],
-                qvel[:, pitch_v : pitch_v + 1],
-                qvel[:, x_v : x_v + 1],
-            ],
-            axis=1,
-        ).astype(np.float32)
-        flat_state, command = step(flat_params, flat_state, obs)
+        flat_state, command = step(flat_params, flat_state, observe())
         ctrl[:] = np.asarray(command)
         ids = np.flatnonzero(alive)
         batch.step(ids=ids, nstep=nstep)
         # accumulate over the members that were alive during this tick
         a = alive
         effort[a] += np.mean(act[a] ** 3, axis=1) * tick
-        q = qpos[a][:, leg_q]
+        q = qpos[a][:, index.leg_qpos]
         intrusion = np.maximum(lo + LIMIT_MARGIN_RAD - q, 0) + np.maximum(
             q - hi + LIMIT_MARGIN_RAD, 0
         )
         limit_pen[a] += np.sum(intrusion**2, axis=1) * tick
-        spike[a] += np.sum(np.maximum(sensor[a][:, load_idx] / bw - GRF_SPIKE_BW, 0), axis=1) * tick
+        spike[a] += (
+            np.sum(np.maximum(sensor[a][:, index.foot_load] / bw - GRF_SPIKE_BW, 0), axis=1) * tick
+        )
         alive_s[a] += tick
         if k == n_ticks // 2:
             half_x = qpos[:, x_q].copy()

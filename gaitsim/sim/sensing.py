@@ -9,6 +9,7 @@ packed into one vector in :data:`PATIENT_LAYOUT` order (a jitted call costs per 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -54,6 +55,7 @@ class BodyIndex:
     foot_sensor: dict[str, int]  # side -> sensordata address of the foot contact sensor
     leg_qpos: np.ndarray  # qpos addresses in joint_angle_rad order
     leg_dof: np.ndarray  # dof addresses in joint_velocity_rad_s order
+    foot_load: np.ndarray  # sensordata addresses of the vertical foot forces (left, right)
 
 
 def body_index(model: mujoco.MjModel) -> BodyIndex:
@@ -86,6 +88,7 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
         sensors,
         np.array([qpos[j] for j in legs]),
         np.array([dof[j] for j in legs]),
+        np.array([sensors[s] + 3 for s in C.SIDES]),
     )
 
 
@@ -99,32 +102,33 @@ def centres_of_pressure(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.n
     return {s: data.sensordata[a + 4 : a + 7].copy() for s, a in index.foot_sensor.items()}
 
 
-def patient_measurements(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
+def patient_measurements(data: Any, index: BodyIndex) -> dict[str, np.ndarray]:
     """Muscle-level and proprioceptive signals for the neural controller.
 
     Muscle length, velocity and force (spindles and Golgi tendon organs), joint angles and
     velocities, foot load, trunk pitch and rate (vestibular), and forward pelvis speed (visual
-    flow): the sensory inputs of Geyer & Herr 2010 and Song & Geyer 2015.
+    flow): the sensory inputs of Geyer & Herr 2010 and Song & Geyer 2015. ``data`` is an MjData
+    or anything with its field names holding arrays with a leading member axis (the arrays
+    ``mujoco.batch`` binds), so one function serves the single and the batched simulation.
     """
-    s = index.foot_sensor
+    q, v = data.qpos, data.qvel
     return {
-        "muscle_length_m": data.actuator_length.copy(),
-        "muscle_velocity_m_s": data.actuator_velocity.copy(),
+        "muscle_length_m": np.array(data.actuator_length),
+        "muscle_velocity_m_s": np.array(data.actuator_velocity),
         "muscle_force_n": -data.actuator_force,  # MuJoCo muscle force is negative (pull)
-        "joint_angle_rad": data.qpos[index.leg_qpos],
-        "joint_velocity_rad_s": data.qvel[index.leg_dof],
-        "foot_load_n": np.array([data.sensordata[s[side] + 3] for side in C.SIDES]),
-        "trunk_pitch_rad": data.qpos[index.qpos["pelvis_pitch"] : index.qpos["pelvis_pitch"] + 1],
-        "trunk_pitch_rate_rad_s": data.qvel[
-            index.dof["pelvis_pitch"] : index.dof["pelvis_pitch"] + 1
-        ].copy(),
-        "pelvis_velocity_m_s": data.qvel[index.dof["pelvis_x"] : index.dof["pelvis_x"] + 1].copy(),
+        "joint_angle_rad": q[..., index.leg_qpos],
+        "joint_velocity_rad_s": v[..., index.leg_dof],
+        "foot_load_n": data.sensordata[..., index.foot_load],
+        "trunk_pitch_rad": q[..., [index.qpos["pelvis_pitch"]]],
+        "trunk_pitch_rate_rad_s": v[..., [index.dof["pelvis_pitch"]]],
+        "pelvis_velocity_m_s": v[..., [index.dof["pelvis_x"]]],
     }
 
 
 def pack(measurements: dict[str, np.ndarray]) -> np.ndarray:
     """Concatenate measurements in :data:`PATIENT_LAYOUT` order (float32, as JAX computes)."""
-    return np.concatenate([measurements[name] for name, _ in PATIENT_LAYOUT]).astype(np.float32)
+    parts = [measurements[name] for name, _ in PATIENT_LAYOUT]
+    return np.concatenate(parts, axis=-1).astype(np.float32)
 
 
 def unpack(vector, layout: tuple[tuple[str, int], ...] = PATIENT_LAYOUT) -> dict:
