@@ -45,6 +45,7 @@ def add_course(spec: mujoco.MjSpec, course: Course) -> None:
     )
     spec.worldbody.add_light(pos=[0, 0, 4], dir=[0, 0, -1], castshadow=False)
     add_foot_sensors(spec)
+    add_patient_sensors(spec)
 
 
 #: Data of a foot's contact sensor: found, net force (3, world frame), centre of pressure (3).
@@ -67,6 +68,30 @@ def add_foot_sensors(spec: mujoco.MjSpec) -> None:
             refname=C.model_name("foot", side),
             intprm=[1 | 2 | 16, 3, 1],  # data = found|force|pos, reduce = netforce, num = 1
         )
+
+
+def add_patient_sensors(spec: mujoco.MjSpec) -> None:
+    """MuJoCo sensors for what the patient's nervous system senses: muscle length, velocity and
+    force (spindles, tendon organs), leg joint angles and velocities, trunk pitch and rate, and
+    forward speed. Named ``sense/<signal>/<element>``; ``gaitsim.sim.sensing`` gathers them."""
+    S = mujoco.mjtSensor
+    muscles = [C.muscle_name(m, s) for s in C.SIDES for m in C.MUSCLES]
+    joints = [C.joint_name(j, s) for s in C.SIDES for j in C.JOINTS]
+    groups = [
+        ("length", S.mjSENS_ACTUATORPOS, mujoco.mjtObj.mjOBJ_ACTUATOR, muscles),
+        ("velocity", S.mjSENS_ACTUATORVEL, mujoco.mjtObj.mjOBJ_ACTUATOR, muscles),
+        ("force", S.mjSENS_ACTUATORFRC, mujoco.mjtObj.mjOBJ_ACTUATOR, muscles),
+        ("angle", S.mjSENS_JOINTPOS, mujoco.mjtObj.mjOBJ_JOINT, [*joints, "pelvis_pitch"]),
+        (
+            "rate",
+            S.mjSENS_JOINTVEL,
+            mujoco.mjtObj.mjOBJ_JOINT,
+            [*joints, "pelvis_pitch", "pelvis_x"],
+        ),
+    ]
+    for signal, kind, objtype, names in groups:
+        for name in names:
+            spec.add_sensor(name=f"sense/{signal}/{name}", type=kind, objtype=objtype, objname=name)
 
 
 def set_options(spec: mujoco.MjSpec, physics_step_s: float) -> None:

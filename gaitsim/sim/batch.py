@@ -9,7 +9,6 @@ per-member summary numbers (no per-step traces: those come from ``simulate``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +21,7 @@ from gaitsim import constants as C
 from gaitsim.control.interface import Controller
 from gaitsim.model import BuiltModel
 from gaitsim.sim.initial import settle_activation
-from gaitsim.sim.sensing import PATIENT_LAYOUT, body_index, pack, patient_measurements, unpack
+from gaitsim.sim.sensing import PATIENT_LAYOUT, body_index, measure, unpack
 
 G = 9.81
 #: Vertical ground reaction above this many body weights counts as a spike (SCONE's
@@ -78,25 +77,16 @@ def rollout(
     step = _vmapped_step(controllers[0], state0)
 
     pitch_q, x_q, z_q = (index.qpos[j] for j in ("pelvis_pitch", "pelvis_x", "pelvis_z"))
+    load = [index.foot_sensor[s] + 3 for s in C.SIDES]  # vertical ground force per foot
     batch = mujoco.batch.Batch(model, nsim=n, nthread=nthread)
     qpos, qvel, ctrl = batch.bind("qpos"), batch.bind("qvel"), batch.bind("ctrl")
     act = batch.bind("act")
-    length, velocity = batch.bind("actuator_length"), batch.bind("actuator_velocity")
-    force, sensor = batch.bind("actuator_force"), batch.bind("sensordata")
+    sensor = batch.bind("sensordata")
     batch.reset(stage=mujoco.mjtStage.mjSTAGE_NONE)
     qpos[:], qvel[:] = qpos0, qvel0
 
-    bound = SimpleNamespace(
-        qpos=qpos,
-        qvel=qvel,
-        actuator_length=length,
-        actuator_velocity=velocity,
-        actuator_force=force,
-        sensordata=sensor,
-    )
-
     def observe() -> np.ndarray:
-        return pack(patient_measurements(bound, index))
+        return measure(sensor, index)
 
     def excitation_now() -> np.ndarray:
         return np.asarray(step(flat_params, flat_state, observe())[1])
@@ -131,9 +121,7 @@ def rollout(
             q - hi + LIMIT_MARGIN_RAD, 0
         )
         limit_pen[a] += np.sum(intrusion**2, axis=1) * tick
-        spike[a] += (
-            np.sum(np.maximum(sensor[a][:, index.foot_load] / bw - GRF_SPIKE_BW, 0), axis=1) * tick
-        )
+        spike[a] += np.sum(np.maximum(sensor[a][:, load] / bw - GRF_SPIKE_BW, 0), axis=1) * tick
         alive_s[a] += tick
         if k == n_ticks // 2:
             half_x = qpos[:, x_q].copy()

@@ -9,7 +9,6 @@ packed into one vector in :data:`PATIENT_LAYOUT` order (a jitted call costs per 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import mujoco
 import numpy as np
@@ -55,7 +54,8 @@ class BodyIndex:
     foot_sensor: dict[str, int]  # side -> sensordata address of the foot contact sensor
     leg_qpos: np.ndarray  # qpos addresses in joint_angle_rad order
     leg_dof: np.ndarray  # dof addresses in joint_velocity_rad_s order
-    foot_load: np.ndarray  # sensordata addresses of the vertical foot forces (left, right)
+    sense: np.ndarray  # sensordata addresses of the patient measurements, layout order
+    sense_sign: np.ndarray  # their signs (float32)
 
 
 def body_index(model: mujoco.MjModel) -> BodyIndex:
@@ -88,7 +88,7 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
         sensors,
         np.array([qpos[j] for j in legs]),
         np.array([dof[j] for j in legs]),
-        np.array([sensors[s] + 3 for s in C.SIDES]),
+        *_sensor_addresses(model),
     )
 
 
@@ -102,27 +102,51 @@ def centres_of_pressure(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.n
     return {s: data.sensordata[a + 4 : a + 7].copy() for s, a in index.foot_sensor.items()}
 
 
-def patient_measurements(data: Any, index: BodyIndex) -> dict[str, np.ndarray]:
-    """Muscle-level and proprioceptive signals for the neural controller.
+def _sensor_addresses(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
+    """sensordata addresses in :data:`PATIENT_LAYOUT` order, and the sign of each entry."""
+
+    def adr(name: str) -> int:
+        return int(model.sensor_adr[model.sensor(name).id])
+
+    muscles = [C.muscle_name(m, s) for s in C.SIDES for m in C.MUSCLES]
+    joints = [C.joint_name(j, s) for s in C.SIDES for j in C.JOINTS]
+    by_name = {
+        "muscle_length_m": [adr(f"sense/length/{m}") for m in muscles],
+        "muscle_velocity_m_s": [adr(f"sense/velocity/{m}") for m in muscles],
+        "muscle_force_n": [adr(f"sense/force/{m}") for m in muscles],
+        "joint_angle_rad": [adr(f"sense/angle/{j}") for j in joints],
+        "joint_velocity_rad_s": [adr(f"sense/rate/{j}") for j in joints],
+        "foot_load_n": [adr(C.model_name("foot_grf", s)) + 3 for s in C.SIDES],
+        "trunk_pitch_rad": [adr("sense/angle/pelvis_pitch")],
+        "trunk_pitch_rate_rad_s": [adr("sense/rate/pelvis_pitch")],
+        "pelvis_velocity_m_s": [adr("sense/rate/pelvis_x")],
+    }
+    gather = np.concatenate([by_name[name] for name, _ in PATIENT_LAYOUT])
+    # MuJoCo reports a muscle's force as negative (it pulls); tension is positive here
+    sign = np.concatenate(
+        [np.full(n, -1.0 if name == "muscle_force_n" else 1.0) for name, n in PATIENT_LAYOUT]
+    ).astype(np.float32)
+    return gather, sign
+
+
+def measure(sensordata: np.ndarray, index: BodyIndex) -> np.ndarray:
+    """The packed patient measurements (:data:`PATIENT_LAYOUT`, float32) from sensordata.
+
+    Works on one simulation's sensordata or on a batch's (members on the leading axis): one
+    gather serves the single and the batched simulation.
+    """
+    return sensordata[..., index.sense] * index.sense_sign
+
+
+def patient_measurements(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
+    """Muscle-level and proprioceptive signals for the neural controller, by name.
 
     Muscle length, velocity and force (spindles and Golgi tendon organs), joint angles and
     velocities, foot load, trunk pitch and rate (vestibular), and forward pelvis speed (visual
-    flow): the sensory inputs of Geyer & Herr 2010 and Song & Geyer 2015. ``data`` is an MjData
-    or anything with its field names holding arrays with a leading member axis (the arrays
-    ``mujoco.batch`` binds), so one function serves the single and the batched simulation.
+    flow): the sensory inputs of Geyer & Herr 2010 and Song & Geyer 2015, read from the
+    model's sensors (``gaitsim.model.assemble.add_patient_sensors``).
     """
-    q, v = data.qpos, data.qvel
-    return {
-        "muscle_length_m": np.array(data.actuator_length),
-        "muscle_velocity_m_s": np.array(data.actuator_velocity),
-        "muscle_force_n": -data.actuator_force,  # MuJoCo muscle force is negative (pull)
-        "joint_angle_rad": q[..., index.leg_qpos],
-        "joint_velocity_rad_s": v[..., index.leg_dof],
-        "foot_load_n": data.sensordata[..., index.foot_load],
-        "trunk_pitch_rad": q[..., [index.qpos["pelvis_pitch"]]],
-        "trunk_pitch_rate_rad_s": v[..., [index.dof["pelvis_pitch"]]],
-        "pelvis_velocity_m_s": v[..., [index.dof["pelvis_x"]]],
-    }
+    return unpack(measure(data.sensordata, index))
 
 
 def pack(measurements: dict[str, np.ndarray]) -> np.ndarray:

@@ -7,6 +7,7 @@ and controller errors end it with ``meta["termination"]["reason"]``.
 
 from __future__ import annotations
 
+import math
 import platform
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +25,7 @@ from gaitsim.model import BuiltModel, build_model
 from gaitsim.neural import patient_controller
 from gaitsim.sim.initial import gait_state, perturbed, settle_activation
 from gaitsim.sim.record import Recorder
-from gaitsim.sim.sensing import BodyIndex, body_index, pack, patient_measurements
+from gaitsim.sim.sensing import BodyIndex, body_index, measure
 from gaitsim.sim.trace import Event, Trace
 from gaitsim.spec import Scenario, to_dict
 
@@ -194,7 +195,7 @@ def _simulate(
         data.qpos[:], data.qvel[:] = gait_state(model, index, values)
         settle_activation(
             lambda: mujoco.mj_forward(model, data),
-            lambda: np.asarray(loop.step(loop.state0, pack(patient_measurements(data, index)))[1]),
+            lambda: np.asarray(loop.step(loop.state0, measure(data.sensordata, index))[1]),
             data.act,
         )
     mujoco.mj_forward(model, data)
@@ -213,19 +214,22 @@ def _simulate(
     end: Termination | None = None
     progress_every = max(1, n_steps // 100)
 
-    for i in range(n_steps):
+    # Python visits the loop once per tick, the greatest step count dividing every rate (one
+    # step when measurements are delayed); MuJoCo runs the steps in between in one call.
+    tick = 1 if sensor.delayed else math.gcd(control_every, record_every, check_every)
+    for i in range(0, n_steps, tick):
         control_tick, record_tick = i % control_every == 0, i % record_every == 0
-        measure = control_tick or sensor.delayed
-        if measure or record_tick or i % check_every == 0:
+        sense_tick = control_tick or sensor.delayed
+        if sense_tick or record_tick or i % check_every == 0:
             # checked on ticks, not every step: a fall or blow-up is caught within one tick
             # (MuJoCo's own checks flag bad states in between) at a fraction of the cost
             end = _check_state(data, limits)
             if end is not None:
                 break
-        if measure:
+        if sense_tick:
             # derived quantities after mj_step describe the state before its last substep:
             # measurements carry that one-physics-step latency, here as in the batch
-            sensor.push(pack(patient_measurements(data, index)))
+            sensor.push(measure(data.sensordata, index))
         if control_tick:
             try:
                 state, command = loop.step(state, sensor.read())
@@ -238,10 +242,10 @@ def _simulate(
             # changes no state, so the recording rate never changes the dynamics)
             mujoco.mj_forward(model, data)
             recorder.record(data)
-        if pushes:
+        if pushes:  # forces change at tick boundaries (every 5 ms at the default rates)
             _apply_pushes(data, index.pelvis_body, pushes)
-        mujoco.mj_step(model, data)
-        if progress is not None and i % progress_every == 0:
+        mujoco.mj_step(model, data, nstep=min(tick, n_steps - i))
+        if progress is not None and i % progress_every < tick:
             progress(i / n_steps)
     else:
         end = _check_state(data, limits)
