@@ -27,11 +27,18 @@ class BadInput(click.ClickException):
 
 
 def _load_scenario(name_or_path: str) -> Scenario:
+    """Load and validate a scenario, including the controller parameter file it names."""
     from gaitsim import spec
+    from gaitsim.neural.parameters import ParameterError
 
     try:
-        return spec.load(catalogue.resolve_scenario(name_or_path))
-    except (ScenarioError, FileNotFoundError) as exc:
+        scenario = spec.load(catalogue.resolve_scenario(name_or_path))
+        if scenario.controller.kind == "reflex":
+            from gaitsim.neural import controller as rc
+
+            rc.load_parameter_file(rc.resolve_parameter_file(scenario.controller.parameters))
+        return scenario
+    except (ScenarioError, ParameterError, FileNotFoundError) as exc:
         raise BadInput(str(exc)) from None
 
 

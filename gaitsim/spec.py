@@ -148,6 +148,17 @@ class Controller(_Frozen):
     sensor_delay_s: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
     sensor_noise_std: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
+    @field_validator("parameters")
+    @classmethod
+    def _parameter_file_exists(cls, value: str) -> str:
+        from gaitsim.catalogue import catalogue_dir
+
+        folder = catalogue_dir("controllers")
+        if not (Path(value).is_file() or (folder / value).is_file()):
+            available = ", ".join(sorted(p.name for p in folder.glob("*.json")))
+            raise ValueError(f"no such file and not in controllers/; allowed: {available}")
+        return value
+
 
 #: What ``gaitsim run --out DIR`` writes: trace.npz, summary.json, report.md, video.mp4.
 Output = Literal["trace", "summary", "report", "video"]
