@@ -236,6 +236,7 @@ def render_cmd(
     from gaitsim.render import RenderUnavailable, render_trace
     from gaitsim.sim.trace import Trace
 
+    _check_out_dir(out_path.parent)
     if source.endswith(".npz"):
         try:
             trace = Trace.load(source)
@@ -243,7 +244,6 @@ def render_cmd(
             raise BadInput(f"{source}: cannot read trace: {exc}") from None
     else:
         trace = _simulate(_load_scenario(source), seed, show_progress=sys.stderr.isatty())
-    _check_out_dir(out_path.parent)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         written = render_trace(
@@ -365,7 +365,10 @@ def tune_cmd(
             bar.n = generation
             bar.set_postfix(best_cost=f"{best:.3f}")
 
-        result = tune(spec, config, (reflex_lr, initial), out_path, work_dir, resume, update)
+        try:
+            result = tune(spec, config, (reflex_lr, initial), out_path, work_dir, resume, update)
+        except ValueError as exc:  # a checkpoint that does not fit this run
+            raise BadInput(str(exc)) from None
     click.echo(
         f"tuned {spec.name}: {result['generations']} generations, best cost "
         f"{result['best_cost']:.4f}, {result['wall_s']:.0f} s; parameters: {out_path}; "

@@ -1,21 +1,22 @@
-"""A controller compiled for a simulation or hardware loop: flat params, state and obs.
+"""Controllers compiled for fixed-rate loops: flat params, flat state, packed obs.
 
-A jitted call costs per argument (about 2 us each here), so the loop passes params and state
+A jitted call costs per argument (about 2 us each here), so loops pass params and state
 raveled into one vector each and the measurements packed in their layout's order; inside the
 compiled function they are unpacked to the controller's pytrees and dict. The controller itself
 is unchanged: the same ``step`` runs under ``jax.vmap`` and in the Gymnasium env.
 
-Compiled functions are cached by controller function and pytree structure, so simulating many
-runs (tests, tuning, evaluation) compiles once per process.
+Compiled functions are cached by controller function, pytree structure and batching, so many
+runs (tests, tuning generations, evaluation) compile once per process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
@@ -24,11 +25,16 @@ from gaitsim.sim.sensing import PATIENT_LAYOUT, unpack
 
 Layout = tuple[tuple[str, int], ...]
 
-# A control loop alternates a small jitted call with other CPU work (physics, I/O). With JAX's
-# asynchronous CPU dispatch every call then pays a thread hand-off that costs several times the
-# computation (measured here: 115 us instead of 23 us per call between 90 us of other work).
-# Control loops run the controller synchronously on their own thread.
-jax.config.update("jax_cpu_enable_async_dispatch", False)
+
+def synchronous_dispatch() -> None:
+    """Run jitted CPU calls on the caller's thread.
+
+    A control loop alternates a small jitted call with other CPU work (physics, I/O). With
+    JAX's asynchronous CPU dispatch every call then pays a thread hand-off that costs several
+    times the computation (measured here: 115 us instead of 23 us per call between 90 us of
+    other work). Called when a loop is compiled, so importing gaitsim changes nothing.
+    """
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 
 @dataclass(frozen=True)
@@ -53,26 +59,42 @@ def _signature(tree: Any) -> tuple:
 _CACHE: dict[tuple, Callable] = {}
 
 
-def compile_for_loop(
-    controller: Controller, spec: Any, layout: Layout = PATIENT_LAYOUT
-) -> LoopController:
-    """Ravel params and state and jit ``step`` (cached) for a fixed-rate loop."""
-    state0 = controller.init(controller.params, spec)
-    flat_params, unravel_params = ravel_pytree(controller.params)
-    flat_state, unravel_state = ravel_pytree(state0)
-    key = (controller.step, _signature(controller.params), _signature(state0), layout)
+def _compiled(controller: Controller, state0: Any, layout: Layout, batched: bool) -> Callable:
+    key = (controller.step, _signature(controller.params), _signature(state0), layout, batched)
     if key not in _CACHE:
+        _, unravel_params = ravel_pytree(controller.params)
+        _, unravel_state = ravel_pytree(state0)
         step = controller.step
 
         def flat_step(params: jax.Array, flat: jax.Array, obs: jax.Array):
             state, command = step(unravel_params(params), unravel_state(flat), unpack(obs, layout))
             return ravel_pytree(state)[0], command
 
-        _CACHE[key] = jax.jit(flat_step)
+        _CACHE[key] = jax.jit(jax.vmap(flat_step) if batched else flat_step)
+    return _CACHE[key]
+
+
+def compile_for_loop(
+    controller: Controller, spec: Any, layout: Layout = PATIENT_LAYOUT
+) -> LoopController:
+    """Ravel params and state and jit ``step`` (cached) for a fixed-rate loop."""
+    synchronous_dispatch()
+    state0 = controller.init(controller.params, spec)
     return LoopController(
         controller.name,
         controller.rate_hz,
-        np.asarray(flat_state),
-        np.asarray(flat_params),
-        _CACHE[key],
+        np.asarray(ravel_pytree(state0)[0]),
+        np.asarray(ravel_pytree(controller.params)[0]),
+        _compiled(controller, state0, layout, batched=False),
     )
+
+
+def compile_for_batch(
+    controllers: Sequence[Controller], spec: Any, layout: Layout = PATIENT_LAYOUT
+) -> tuple[np.ndarray, jax.Array, Callable]:
+    """(params (N, P), states (N, S), jit(vmap(step))) for members of one structure."""
+    synchronous_dispatch()
+    state0 = controllers[0].init(controllers[0].params, spec)
+    params = np.stack([np.asarray(ravel_pytree(c.params)[0]) for c in controllers])
+    states = jnp.tile(ravel_pytree(state0)[0], (len(controllers), 1))
+    return params, states, _compiled(controllers[0], state0, layout, batched=True)

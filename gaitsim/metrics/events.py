@@ -3,8 +3,9 @@
 Definition: a foot is *loaded* from the first sample its vertical GRF rises above an on-threshold
 until the first sample it falls below a lower off-threshold. Heel strike = the first loaded sample
 of a contact, toe-off = the first unloaded sample after it. Thresholds on vertical GRF are the
-usual force-based event convention (commonly 20–50 N or 2–5 % of body weight; REFERENCES.md §5
-"Gait events from force/contact"); in simulation the per-foot contact-force sum is used with
+usual force-plate convention (commonly 20–50 N or 2–5 % of body weight; e.g. Zeni, Richards &
+Higginson 2008 use force-plate events as their reference; SCONE's gait state controller uses
+0.1 body weight of leg load); in simulation the per-foot contact-force sum is used with
 hysteresis (on 5 % BW, off 2 % BW by default) plus a minimum phase duration to reject chatter.
 
 A contact already under way at the first sample is not a heel strike, and one still under way at
@@ -14,7 +15,7 @@ the last sample has no toe-off: truncated phases never produce events.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -138,3 +139,26 @@ def detect_events(
         force = trace[name][:, 2] if name in trace else np.zeros(time_s.size)
         events[side] = side_events(force, time_s, on_bw * bw_n, off_bw * bw_n, min_phase_s)
     return events
+
+
+def forward_steps_only(
+    events: dict[str, SideEvents], heel_x_m: dict[str, np.ndarray | None]
+) -> dict[str, SideEvents]:
+    """Drop heel strikes that land behind the other foot's heel.
+
+    A trailing foot that touches down behind the other one (a scuff, or the first touch when
+    a run starts mid-gait) does not start a step: step length is defined from the trailing to
+    the leading heel at heel strike (Winter 2009), so a step needs the striking heel in front.
+    Without heel positions the events are returned unchanged.
+    """
+    heels = {side: x for side, x in heel_x_m.items() if x is not None}
+    if len(heels) < len(heel_x_m):
+        return events
+    out = {}
+    for side, ev in events.items():
+        other = next(s for s in events if s != side)
+        ahead = heels[side][ev.heel_strike_idx] > heels[other][ev.heel_strike_idx]
+        out[side] = replace(
+            ev, heel_strike_idx=ev.heel_strike_idx[ahead], heel_strike_s=ev.heel_strike_s[ahead]
+        )
+    return out

@@ -4,13 +4,14 @@
   linearly in time onto 0–100 % in 101 points, then mean and SD over strides (ensemble
   averaging; Winter 2009, Biomechanics and Motor Control of Human Movement, 4th ed.).
 - Peak knee flexion in swing: maximum knee angle between toe-off and the next heel strike
-  (stiff-knee gait criterion; REFERENCES.md §3.2, healthy ≈ 60–65°).
+  (stiff-knee gait: peak swing flexion below 40-50 deg; healthy ≈ 60–65°, Perry & Burnfield
+  2010).
 - Minimum toe clearance (MTC): the minimum toe height in mid-swing, after the first local
   maximum of toe height that follows toe-off and before heel strike (Winter 1992, Phys Ther
   72:45, MTC ≈ 1.3 cm; Begg et al. 2007, Gait Posture 25:191). Many impaired gaits show no distinct
-  mid-swing minimum (REFERENCES.md §3.2); then the MTC is the minimum toe height over the middle
-  half of swing (25–75 % of swing time), so the number stays comparable instead of collapsing to
-  the toe height at toe-off or heel strike.
+  mid-swing minimum (Little, McGuirk & Patten 2014); then the MTC is the minimum toe height
+  over the middle half of swing (25–75 % of swing time), so the number stays comparable
+  instead of collapsing to the toe height at toe-off or heel strike.
 """
 
 from __future__ import annotations

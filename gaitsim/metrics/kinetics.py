@@ -2,7 +2,7 @@
 
 Peak vertical GRF per stance phase (heel strike to the following toe-off) divided by body weight
 (mass × g); healthy walking shows two peaks of ≈ 1.1–1.2 BW per stance (Winter 2009; Perry &
-Burnfield 2010; REFERENCES.md §6).
+Burnfield 2010).
 """
 
 from __future__ import annotations

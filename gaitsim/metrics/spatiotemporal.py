@@ -1,6 +1,6 @@
 """Spatiotemporal gait parameters per stride and per step, from gait events and positions.
 
-Definitions (Perry & Burnfield 2010; Winter 2009, as summarised in REFERENCES.md §6):
+Definitions (Perry & Burnfield 2010; Winter 2009):
 
 - stride: heel strike to the next ipsilateral heel strike; stride time (s), stride length (m) =
   heel x displacement between the two heel strikes, speed (m/s) = CoM (or pelvis) x displacement

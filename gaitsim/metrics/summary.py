@@ -51,6 +51,7 @@ from gaitsim.metrics.events import (
     SideEvents,
     body_weight_n,
     detect_events,
+    forward_steps_only,
 )
 from gaitsim.metrics.kinematics import (
     CycleCurve,
@@ -255,11 +256,11 @@ def summarize(
     Never raises for lack of steps: a trace without heel strikes gives zero strides and None
     values. Raises ValueError only when ``meta["body"]["mass_kg"]`` is missing or invalid.
     """
-    events = detect_events(trace, on_bw, off_bw, min_phase_s)
     time_s = np.asarray(trace.time_s, dtype=float)
     forward_x = _x(trace, "com_pos_m")
     forward_x = forward_x if forward_x is not None else _x(trace, "pelvis_pos_m")
     heel_x = {side: _x(trace, heel_channel(side)) for side in SIDES}
+    events = forward_steps_only(detect_events(trace, on_bw, off_bw, min_phase_s), heel_x)
     strides, steps = {}, {}
     for side in SIDES:
         ev, other = events[side], events[_other(side)]

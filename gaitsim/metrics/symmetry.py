@@ -1,7 +1,7 @@
 """Left/right symmetry of a gait parameter: symmetry ratio and symmetry index.
 
 Both are reported because the literature's definitions disagree on the same data
-(REFERENCES.md §5 "Step-length asymmetry definitions").
+(definitions compared in Patterson et al. 2010, Gait Posture 31:241).
 """
 
 from __future__ import annotations

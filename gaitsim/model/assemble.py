@@ -50,6 +50,9 @@ def add_course(spec: mujoco.MjSpec, course: Course) -> None:
 
 #: Data of a foot's contact sensor: found, net force (3, world frame), centre of pressure (3).
 FOOT_SENSOR_DIM = 7
+FOOT_FORCE = slice(1, 4)  # offsets within a foot sensor's data
+FOOT_VERTICAL_FORCE = 3
+FOOT_COP = slice(4, 7)
 
 
 def add_foot_sensors(spec: mujoco.MjSpec) -> None:

@@ -122,7 +122,7 @@ def nominal_parameters() -> tuple[np.ndarray, np.ndarray]:
 
 def patient_params(patient: Patient, reflex_lr: np.ndarray, rate_hz: float) -> dict:
     """The controller's params pytree for a patient (float32; ``ticks`` int32)."""
-    fmax, lopt, gain, threshold, drive = [], [], [], [], []
+    fmax, fibre, gain, threshold, drive = [], [], [], [], []
     for side in C.SIDES:
         for muscle in C.MUSCLES:
             # feedback is normalised by the size-scaled healthy force: a weak muscle gives
@@ -130,14 +130,15 @@ def patient_params(patient: Patient, reflex_lr: np.ndarray, rate_hz: float) -> d
             m = M.scaled(muscle, patient.height_m, patient.mass_kg)
             sp = patient.spasticity_of(muscle, side)
             fmax.append(m.fmax_n)
-            lopt.append(m.lopt_m)
+            # fibre velocity = rho x musculotendon velocity (rigid tendon, GH2010 rho)
+            fibre.append(M.effective_fibre_length(muscle, m.lopt_m))
             gain.append(0.0 if sp is None else sp.gain)
             threshold.append(0.0 if sp is None else sp.velocity_threshold_lopt_s)
             drive.append(max(patient.drive_of(side), reflex.PRE_STIMULATION))
     scale = (patient.delay_scale_of("left"), patient.delay_scale_of("right"))
     return {
         "reflex": jnp.asarray(reflex_lr, jnp.float32),
-        "muscle": jnp.asarray([fmax, lopt, gain, threshold], jnp.float32),
+        "muscle": jnp.asarray([fmax, fibre, gain, threshold], jnp.float32),
         "drive": jnp.asarray(drive, jnp.float32),
         "body_weight_n": jnp.asarray(patient.mass_kg * G, jnp.float32),
         "ticks": jnp.asarray(reflex.delay_ticks(rate_hz, scale), jnp.int32),
@@ -147,10 +148,7 @@ def patient_params(patient: Patient, reflex_lr: np.ndarray, rate_hz: float) -> d
 def reflex_controller(patient: Patient, reflex_lr: np.ndarray, rate_hz: float) -> Controller:
     """The reflex controller of ``patient`` with gains ``reflex_lr`` (left, right)."""
     history = reflex.history_length(rate_hz)
-    return Controller(
-        "reflex",
-        partial(reflex.init, history=history),
-        reflex.step,
-        patient_params(patient, reflex_lr, rate_hz),
-        rate_hz,
-    )
+    params = patient_params(patient, reflex_lr, rate_hz)
+    # a gather beyond the ring buffer would silently clamp to the wrong delay
+    assert int(params["ticks"].max()) < history, "neural delay longer than the delay line"
+    return Controller("reflex", partial(reflex.init, history=history), reflex.step, params, rate_hz)

@@ -2,7 +2,11 @@
 
 Sagittal-plane version with the 9 muscles per leg of H0918, following the 2D module structure
 of Song & Geyer 2015 as re-implemented for the L2M2019 model by S. Song (osim-rl,
-``loco_reflex_song2019.py``, 37 parameters in 2D):
+``loco_reflex_song2019.py``, 37 parameters in 2D). Differences from that file: the mid-swing
+knee module M8 is plain velocity damping (RF resists flexion, BFSH resists extension), so its
+``BFSH_8_PG`` is gone (36 circuit parameters); three pre-stimulation levels of Geyer & Herr
+2010 are added (39 per leg); the nominal leg-angle target c0 is 70 deg (Song: 75 deg at
+p = 1), a choice for our shorter-footed model; neural delays are added:
 
 - stance: compliant leg by positive force feedback (M1: SOL, GAS, VAS, RF), knee
   hyperextension prevention (M2: VAS inhibition, BFSH), trunk balance by PD control of trunk
@@ -43,8 +47,9 @@ from gaitsim.neural.parameters import Param
 
 _D = math.pi / 180.0
 
-#: Reflex parameters of one leg. Nominal values: Song's 2D parameter scaling at p = 1, with
-#: the trunk lean target of Geyer & Herr 2010 (6 deg); bounds are the search space of tuning.
+#: Reflex parameters of one leg. Nominal values: Song's 2D parameter scaling at p = 1 (except
+#: c0, see above), with the trunk lean target of Geyer & Herr 2010 (6 deg); bounds are the
+#: search space of tuning.
 REFLEX_PARAMETERS: tuple[Param, ...] = (
     Param("theta_tgt", 6 * _D, -5 * _D, 20 * _D, "rad"),
     Param("c0", 70 * _D, 55 * _D, 85 * _D, "rad"),
@@ -114,9 +119,10 @@ _N_MUSCLES = len(C.MUSCLES)
 
 def delay_ticks(rate_hz: float, delay_scale: tuple[float, float]) -> np.ndarray:
     """Each muscle's delay in controller ticks (gaitsim order, left then right)."""
+    # delays are whole controller ticks (5 ms at 200 Hz): rounded half up, never to zero
     return np.array(
         [
-            max(1, round(GROUP_DELAYS_S[MUSCLE_GROUP[m]] * scale * rate_hz))
+            max(1, math.floor(GROUP_DELAYS_S[MUSCLE_GROUP[m]] * scale * rate_hz + 0.5))
             for scale in delay_scale
             for m in C.MUSCLES
         ]
@@ -153,14 +159,14 @@ def _update_phase(flags: jnp.ndarray, s: dict, p: jnp.ndarray, alpha_tgt) -> jnp
     keep = (1 - touchdown) * (1 - liftoff)
     st = keep * flags[_ST] + touchdown
     sw = keep * flags[_SW] + liftoff
-    flex_k = keep * flags[_FLEX_K] + liftoff
+    flex_now = keep * flags[_FLEX_K] + liftoff  # after this tick's touchdown/liftoff
     hold_k, stop_l, hold_l = (keep * flags[i] for i in (_HOLD_K, _STOP_L, _HOLD_L))
-    # swing sub-phases (Sw1-Sw4): knee flexed -> hold knee; leg angle reached -> stop leg;
-    # leg retracting -> hold leg
-    knee_flexed = sw * flags[_FLEX_K] * (s["phi_knee"] < p[P["knee_sw_tgt"]])
-    flex_k = flex_k * (1 - knee_flexed)
+    # swing sub-phases (Sw1-Sw4), in Song's order: while flexing the knee, knee flexed ->
+    # hold knee; afterwards, leg angle reached -> stop leg; leg retracting -> hold leg
+    knee_flexed = sw * flex_now * (s["phi_knee"] < p[P["knee_sw_tgt"]])
+    flex_k = flex_now * (1 - knee_flexed)
     hold_k = jnp.maximum(hold_k, knee_flexed)
-    later = sw * (1 - flags[_FLEX_K])
+    later = sw * (1 - flex_now)
     hold_k = hold_k * (1 - later * hold_k * (s["alpha"] < alpha_tgt))
     stop_l = jnp.maximum(stop_l, later * (s["alpha"] < alpha_tgt + p[P["alpha_delta"]]))
     hold_l = jnp.maximum(hold_l, later * stop_l * (s["dalpha"] > 0))
@@ -287,8 +293,10 @@ def step(params: dict, state: dict, obs: dict) -> tuple[dict, jnp.ndarray]:
     """
     obs = {k: jnp.asarray(v, jnp.float32) for k, v in obs.items()}
     flags, stim = _circuit(params, state["flags"], obs)
-    _, lopt, spastic_gain, spastic_threshold = params["muscle"]
-    velocity = obs["muscle_velocity_m_s"] / lopt
+    # muscle rows: max force (N), lopt / rho (m: MTU velocity / this = fibre velocity in
+    # lopt/s), spasticity gain and velocity threshold (lopt/s)
+    _, fibre_length, spastic_gain, spastic_threshold = params["muscle"]
+    velocity = obs["muscle_velocity_m_s"] / fibre_length
     stim = stim + spastic_gain * jax.nn.relu(velocity - spastic_threshold)
     rolled = jnp.roll(state["stimulation"], 1, axis=0).at[0].set(stim)
     history = jnp.where(state["fresh"] > 0, jnp.broadcast_to(stim, rolled.shape), rolled)

@@ -5,11 +5,12 @@ shared by both legs, or one per leg for asymmetric patients) and the initial sta
 speed and posture), as in Geyer & Herr 2010 and Song & Geyer 2015. The cost follows their
 approach and SCONE's gait measures (Geijtenbeek 2019):
 
-- a member that falls costs 500 + 500 * (1 - t_alive / T) - 5 * min(distance, 20 m), so any
-  fall costs more than any survivor and falling later and further is better;
+- a member that falls costs 500 + 500 * (1 - t_alive / T) - 5 * min(distance, 20 m)
+  (400 to 1000): falling later and further is better;
 - a survivor costs 100 * (v - v_target)^2 (speed tracking)
   + 10 * effort per metre (integral of mean cubed activation, Ackermann & van den Bogert 2010)
-  + 100 * joint-limit intrusion + 50 * ground reaction above 1.5 body weights (BW s).
+  + 100 * joint-limit intrusion + 50 * ground reaction above 1.5 body weights (BW s),
+  capped at 399, so any survivor beats any fall (survival first, as in Geyer & Herr 2010).
 
 Every generation is checkpointed (the optimiser's state, pickled for resuming only) and logged;
 the best parameters so far are written to the output file as they improve.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import pickle
 import time
 from collections.abc import Callable
@@ -44,17 +46,20 @@ class TuneConfig:
 
     generations: int = 200
     population: int = 16
-    sigma: float = 0.05  # initial step size in the unit cube
+    sigma: float = 0.1  # initial step size in the unit cube
     duration_s: float = 10.0
     target_speed_m_s: float = 1.25
     symmetric: bool = True  # one gain set for both legs (healthy); False for asymmetric patients
-    seed: int = 1
+    seed: int = 1  # pycma gets seed + 1: its seed 0 means "from the clock"
     nthread: int = 2
     #: robustness: each candidate also walks from this many perturbed initial states (seeded
     #: per generation; angle std in rad, speed std in m/s) and its cost is the mean
     perturbed_starts: int = 0
     angle_noise_rad: float = 0.03
     speed_noise_m_s: float = 0.1
+
+
+SURVIVOR_COST_CAP = 399.0
 
 
 def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.ndarray:
@@ -67,7 +72,7 @@ def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.nda
         + 100 * r.limit_penalty
         + 50 * r.grf_spike
     )
-    out = np.where(r.fell, fall, walk)
+    out = np.where(r.fell, fall, np.minimum(walk, SURVIVOR_COST_CAP))
     return np.where(np.isfinite(out), out, 1000.0)
 
 
@@ -161,13 +166,14 @@ def tune(
     work_dir.mkdir(parents=True, exist_ok=True)
     checkpoint, log_path = work_dir / "checkpoint.pkl", work_dir / "log.csv"
     if resume and checkpoint.exists():
-        saved = pickle.loads(checkpoint.read_bytes())
+        saved = _load_checkpoint(checkpoint, config)
         es, best, generation, wall0 = (
             saved["es"],
             saved["best"],
             saved["generation"],
             saved["wall_s"],
         )
+        np.random.set_state(saved["numpy_random"])  # pycma samples from NumPy's global state
     else:
         x0 = np.clip(layout.encode(*start), 0.0, 1.0)
         es = cma.CMAEvolutionStrategy(
@@ -176,7 +182,7 @@ def tune(
             {
                 "bounds": [0.0, 1.0],
                 "popsize": config.population,
-                "seed": config.seed,
+                "seed": config.seed + 1,
                 "verbose": -9,
             },
         )
@@ -214,6 +220,18 @@ def tune(
             }
             _write_best(out_path, layout, best, scenario, config, generation)
         wall = wall0 + time.perf_counter() - t0
+        # checkpoint first: a kill between the two repeats no generation in the log
+        _save_checkpoint(
+            checkpoint,
+            {
+                "es": es,
+                "best": best,
+                "generation": generation,
+                "wall_s": wall,
+                "numpy_random": np.random.get_state(),
+                "config": dataclasses.asdict(config),
+            },
+        )
         with log_path.open("a", newline="") as fh:
             r = best["result"] or {}
             csv.writer(fh).writerow(
@@ -228,9 +246,6 @@ def tune(
                     f"{wall:.1f}",
                 ]
             )
-        checkpoint.write_bytes(
-            pickle.dumps({"es": es, "best": best, "generation": generation, "wall_s": wall})
-        )
         if on_generation is not None:
             on_generation(generation, best["cost"])
     return {
@@ -239,6 +254,30 @@ def tune(
         "wall_s": wall0 + time.perf_counter() - t0,
         "best": best["result"],
     }
+
+
+#: Settings a resumed run must share with its checkpoint (the search space and its cost).
+_RESUME_KEYS = ("population", "duration_s", "target_speed_m_s", "symmetric", "perturbed_starts")
+
+
+def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Pickle the optimiser's state atomically (resuming only; never a parameter file)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(payload))
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, config: TuneConfig) -> dict[str, Any]:
+    try:
+        saved = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot resume from this checkpoint: {exc}") from None
+    now = dataclasses.asdict(config)
+    changed = [k for k in _RESUME_KEYS if saved.get("config", {}).get(k) != now[k]]
+    if changed:
+        was = ", ".join(f"{k}={saved['config'].get(k)!r}" for k in changed)
+        raise ValueError(f"{path}: the checkpoint was made with {was}; resume with the same")
+    return saved
 
 
 def _write_best(

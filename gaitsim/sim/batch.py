@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import mujoco
 import mujoco.batch
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from gaitsim import constants as C
 from gaitsim.control.interface import Controller
+from gaitsim.control.loop import compile_for_batch
 from gaitsim.model import BuiltModel
+from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
 from gaitsim.sim.initial import settle_activation
-from gaitsim.sim.sensing import PATIENT_LAYOUT, body_index, measure, unpack
+from gaitsim.sim.sensing import body_index, measure
 
 G = 9.81
 #: Vertical ground reaction above this many body weights counts as a spike (SCONE's
@@ -44,20 +43,6 @@ class RolloutResult:
     grf_spike: np.ndarray  # integral of vertical GRF above 1.5 BW (BW s)
 
 
-def _vmapped_step(controller: Controller, state0: object):
-    """jit(vmap(step)) over members with flat params/state, packed obs."""
-    _, unravel_params = ravel_pytree(controller.params)
-    _, unravel_state = ravel_pytree(state0)
-
-    def one(params: jax.Array, flat: jax.Array, obs: jax.Array):
-        state, command = controller.step(
-            unravel_params(params), unravel_state(flat), unpack(obs, PATIENT_LAYOUT)
-        )
-        return ravel_pytree(state)[0], command
-
-    return jax.jit(jax.vmap(one))
-
-
 def rollout(
     built: BuiltModel,
     controllers: list[Controller],
@@ -71,13 +56,10 @@ def rollout(
     """Run N members (one controller each, same structure) from (N, nq)/(N, nv) states."""
     model, n = built.model, len(controllers)
     index = body_index(model)
-    flat_params = np.stack([np.asarray(ravel_pytree(c.params)[0]) for c in controllers])
-    state0 = controllers[0].init(controllers[0].params, None)
-    flat_state = jnp.tile(ravel_pytree(state0)[0], (n, 1))
-    step = _vmapped_step(controllers[0], state0)
+    flat_params, flat_state, step = compile_for_batch(controllers, None)
 
     pitch_q, x_q, z_q = (index.qpos[j] for j in ("pelvis_pitch", "pelvis_x", "pelvis_z"))
-    load = [index.foot_sensor[s] + 3 for s in C.SIDES]  # vertical ground force per foot
+    load = [index.foot_sensor[s] + FOOT_VERTICAL_FORCE for s in C.SIDES]
     batch = mujoco.batch.Batch(model, nsim=n, nthread=nthread)
     qpos, qvel, ctrl = batch.bind("qpos"), batch.bind("qvel"), batch.bind("ctrl")
     act = batch.bind("act")
@@ -123,7 +105,7 @@ def rollout(
         limit_pen[a] += np.sum(intrusion**2, axis=1) * tick
         spike[a] += np.sum(np.maximum(sensor[a][:, load] / bw - GRF_SPIKE_BW, 0), axis=1) * tick
         alive_s[a] += tick
-        if k == n_ticks // 2:
+        if k + 1 == n_ticks // 2:  # after n_ticks // 2 ticks: the start of the second half
             half_x = qpos[:, x_q].copy()
         height = rest_z + qpos[:, z_q]
         bad = ~np.isfinite(qpos).all(axis=1)
@@ -136,8 +118,8 @@ def rollout(
         if not alive.any():
             break
     x_end = np.where(np.isfinite(qpos[:, x_q]), qpos[:, x_q], x0)
-    fell = alive_s < n_ticks * tick - 1e-9
+    fell = ~alive
     late = np.where(np.isnan(half_x), x0, half_x)
-    second_half = np.maximum(alive_s - 0.5 * n_ticks * tick, 1e-9)
+    second_half = (n_ticks - n_ticks // 2) * tick
     speed = np.where(fell, (x_end - x0) / np.maximum(alive_s, 1e-9), (x_end - late) / second_half)
     return RolloutResult(alive_s, fell, x_end - x0, speed, effort, limit_pen, spike)

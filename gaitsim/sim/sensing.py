@@ -14,6 +14,7 @@ import mujoco
 import numpy as np
 
 from gaitsim import constants as C
+from gaitsim.model.assemble import FOOT_COP, FOOT_FORCE, FOOT_VERTICAL_FORCE
 
 #: Patient measurements in packed order: (name, size). Joint entries run over sides then
 #: joints (left hip, knee, ankle, right hip, knee, ankle); side entries are (left, right).
@@ -94,12 +95,18 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
 
 def foot_forces(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
     """Net ground force on each foot, world frame (N), from the foot contact sensors."""
-    return {s: data.sensordata[a + 1 : a + 4].copy() for s, a in index.foot_sensor.items()}
+    f = FOOT_FORCE
+    return {
+        s: data.sensordata[a + f.start : a + f.stop].copy() for s, a in index.foot_sensor.items()
+    }
 
 
 def centres_of_pressure(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
     """Centre of pressure under each foot, world frame (m); zeros when the foot is unloaded."""
-    return {s: data.sensordata[a + 4 : a + 7].copy() for s, a in index.foot_sensor.items()}
+    c = FOOT_COP
+    return {
+        s: data.sensordata[a + c.start : a + c.stop].copy() for s, a in index.foot_sensor.items()
+    }
 
 
 def _sensor_addresses(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +123,7 @@ def _sensor_addresses(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
         "muscle_force_n": [adr(f"sense/force/{m}") for m in muscles],
         "joint_angle_rad": [adr(f"sense/angle/{j}") for j in joints],
         "joint_velocity_rad_s": [adr(f"sense/rate/{j}") for j in joints],
-        "foot_load_n": [adr(C.model_name("foot_grf", s)) + 3 for s in C.SIDES],
+        "foot_load_n": [adr(C.model_name("foot_grf", s)) + FOOT_VERTICAL_FORCE for s in C.SIDES],
         "trunk_pitch_rad": [adr("sense/angle/pelvis_pitch")],
         "trunk_pitch_rate_rad_s": [adr("sense/rate/pelvis_pitch")],
         "pelvis_velocity_m_s": [adr("sense/rate/pelvis_x")],

@@ -188,16 +188,20 @@ def _simulate(
         controller, initial = patient_controller(scenario, model.nu)
     loop = compile_for_loop(controller, scenario)
     data = mujoco.MjData(model)
+    failed: Termination | None = None
     if initial is None:
         data.qpos[:] = built.stand_qpos
     else:
         values = perturbed(initial, run.initial_angle_noise_rad, run.initial_speed_noise_m_s, rng)
         data.qpos[:], data.qvel[:] = gait_state(model, index, values)
-        settle_activation(
-            lambda: mujoco.mj_forward(model, data),
-            lambda: np.asarray(loop.step(loop.state0, measure(data.sensordata, index))[1]),
-            data.act,
-        )
+        try:
+            settle_activation(
+                lambda: mujoco.mj_forward(model, data),
+                lambda: np.asarray(loop.step(loop.state0, measure(data.sensordata, index))[1]),
+                data.act,
+            )
+        except Exception as exc:  # a controller bug ends the run, never the caller
+            failed = Termination("controller_error", 0.0, f"{type(exc).__name__}: {exc}")
     mujoco.mj_forward(model, data)
     limits = _Limits.of(model, index, built, run)
 
@@ -211,13 +215,13 @@ def _simulate(
         round(scenario.controller.sensor_delay_s / dt), scenario.controller.sensor_noise_std, rng
     )
     state = loop.state0
-    end: Termination | None = None
+    end: Termination | None = failed
     progress_every = max(1, n_steps // 100)
 
     # Python visits the loop once per tick, the greatest step count dividing every rate (one
     # step when measurements are delayed); MuJoCo runs the steps in between in one call.
     tick = 1 if sensor.delayed else math.gcd(control_every, record_every, check_every)
-    for i in range(0, n_steps, tick):
+    for i in range(0, 0 if failed else n_steps, tick):
         control_tick, record_tick = i % control_every == 0, i % record_every == 0
         sense_tick = control_tick or sensor.delayed
         if sense_tick or record_tick or i % check_every == 0:
