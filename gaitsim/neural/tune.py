@@ -8,6 +8,8 @@ approach and SCONE's gait measures (Geijtenbeek 2019):
 - a member that falls costs 500 + 500 * (1 - t_alive / T) - 5 * min(distance, 20 m)
   (400 to 1000): falling later and further is better;
 - a survivor costs 100 * (v - v_target)^2 (speed tracking)
+  + 200 * max(0, v_min - v) / v_min with v_min = v_target / 2 (a minimum velocity, as in
+  SCONE's gait measure: standing still must not be a cheap way to survive)
   + 10 * effort per metre (integral of mean cubed activation, Ackermann & van den Bogert 2010)
   + 100 * joint-limit intrusion + 50 * ground reaction above 1.5 body weights (BW s),
   capped at 399, so any survivor beats any fall (survival first, as in Geyer & Herr 2010).
@@ -66,8 +68,10 @@ def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.nda
     """Cost per member (lower is better); see the module docstring."""
     fall = 500 + 500 * (1 - r.alive_s / duration_s) - 5 * np.clip(r.distance_m, 0, 20)
     per_m = r.effort / np.maximum(r.distance_m, 0.1)
+    v_min = 0.5 * target_speed_m_s
     walk = (
         100 * (r.speed_m_s - target_speed_m_s) ** 2
+        + 200 * np.maximum(v_min - r.speed_m_s, 0) / v_min
         + 10 * per_m
         + 100 * r.limit_penalty
         + 50 * r.grf_spike
