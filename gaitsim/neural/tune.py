@@ -3,16 +3,16 @@
 The search runs in the unit cube of the parameters' bounds over the reflex gains (one set
 shared by both legs, or one per leg for asymmetric patients) and the initial state (forward
 speed and posture), as in Geyer & Herr 2010 and Song & Geyer 2015. The cost follows their
-approach and SCONE's gait measures (Geijtenbeek 2019):
+approach and SCONE's gait measures (Geijtenbeek 2019), with walking defined as surviving the
+episode at a mean speed of at least v_min = v_target / 2 (SCONE's minimum velocity):
 
-- a member that falls costs 500 + 500 * (1 - t_alive / T) - 5 * min(distance, 20 m)
-  (400 to 1000): falling later and further is better;
-- a survivor costs 100 * (v - v_target)^2 (speed tracking)
-  + 200 * max(0, v_min - v) / v_min with v_min = v_target / 2 (a minimum velocity, as in
-  SCONE's gait measure: standing still must not be a cheap way to survive)
+- a member that does not walk costs 500 + 500 * (1 - progress) - 5 * min(distance, 20 m),
+  progress = (t_alive / T) * min(1, v / v_min) (400 to 1000): standing still is as bad as
+  falling at once, and walking further for longer is better;
+- a walker costs 100 * (v - v_target)^2 (speed tracking)
   + 10 * effort per metre (integral of mean cubed activation, Ackermann & van den Bogert 2010)
   + 100 * joint-limit intrusion + 50 * ground reaction above 1.5 body weights (BW s),
-  capped at 399, so any survivor beats any fall (survival first, as in Geyer & Herr 2010).
+  capped at 399, so any walker beats any non-walker (survival first, as in Geyer & Herr 2010).
 
 Every generation is checkpointed (the optimiser's state, pickled for resuming only) and logged;
 the best parameters so far are written to the output file as they improve.
@@ -66,17 +66,19 @@ SURVIVOR_COST_CAP = 399.0
 
 def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.ndarray:
     """Cost per member (lower is better); see the module docstring."""
-    fall = 500 + 500 * (1 - r.alive_s / duration_s) - 5 * np.clip(r.distance_m, 0, 20)
-    per_m = r.effort / np.maximum(r.distance_m, 0.1)
     v_min = 0.5 * target_speed_m_s
+    mean_speed = r.distance_m / np.maximum(r.alive_s, 1e-9)
+    progress = (r.alive_s / duration_s) * np.clip(mean_speed / v_min, 0.0, 1.0)
+    fail = 500 + 500 * (1 - progress) - 5 * np.clip(r.distance_m, 0, 20)
+    per_m = r.effort / np.maximum(r.distance_m, 0.1)
     walk = (
         100 * (r.speed_m_s - target_speed_m_s) ** 2
-        + 200 * np.maximum(v_min - r.speed_m_s, 0) / v_min
         + 10 * per_m
         + 100 * r.limit_penalty
         + 50 * r.grf_spike
     )
-    out = np.where(r.fell, fall, np.minimum(walk, SURVIVOR_COST_CAP))
+    walking = ~r.fell & (mean_speed >= v_min)
+    out = np.where(walking, np.minimum(walk, SURVIVOR_COST_CAP), fail)
     return np.where(np.isfinite(out), out, 1000.0)
 
 
