@@ -334,10 +334,12 @@ def test_a_touch_down_behind_the_other_foot_is_not_a_step():
 
     t = np.arange(5)
     ev = {
-        "left": SideEvents(np.array([1, 3]), np.array([]), t[[1, 3]] * 1.0, np.array([]),
-                           np.zeros(5, bool)),
-        "right": SideEvents(np.array([2]), np.array([]), t[[2]] * 1.0, np.array([]),
-                            np.zeros(5, bool)),
+        "left": SideEvents(
+            np.array([1, 3]), np.array([]), t[[1, 3]] * 1.0, np.array([]), np.zeros(5, bool)
+        ),
+        "right": SideEvents(
+            np.array([2]), np.array([]), t[[2]] * 1.0, np.array([]), np.zeros(5, bool)
+        ),
     }
     heel = {"left": np.array([0, -0.5, 0, 0.8, 0]), "right": np.array([0, 0, 0.4, 0, 0])}
     kept = forward_steps_only(ev, heel)

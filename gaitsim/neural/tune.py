@@ -25,6 +25,7 @@ import dataclasses
 import os
 import pickle
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +166,9 @@ def tune(
     on_generation: Callable[[int, float], Any] | None = None,
 ) -> dict[str, Any]:
     """Run CMA-ES; write the best parameters to ``out_path``; return a summary."""
-    import cma
+    with warnings.catch_warnings():  # pycma warns at import when matplotlib is absent
+        warnings.filterwarnings("ignore", message="Could not import matplotlib")
+        import cma
 
     layout = Layout(config.symmetric)
     built = build_model(scenario.patient, scenario.course, scenario.run.physics_step_s)
