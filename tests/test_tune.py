@@ -34,7 +34,7 @@ def test_any_walker_beats_any_non_walker_and_further_is_better():
     walker, slow_but_costly, stander, late_fall, early_fall = c
     assert walker < slow_but_costly < 400 <= late_fall < stander
     assert late_fall < early_fall
-    assert stander == pytest.approx(1000 - 5 * 0.2, abs=10)  # standing = no progress
+    assert stander > 950  # standing still is almost no progress
 
 
 def test_a_short_tuning_run_logs_checkpoints_resumes_and_writes_a_loadable_file(tmp_path):
