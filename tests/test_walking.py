@@ -103,3 +103,23 @@ def test_a_push_changes_the_bodys_momentum_by_its_impulse():
     i = np.searchsorted(calm.time_s, 0.2)
     dv = pushed["com_vel_m_s"][i, 0] - calm["com_vel_m_s"][i, 0]
     assert dv * mass == pytest.approx(300.0 * 0.05, rel=0.15)  # ground friction takes a little
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_mild_hemiparetic_walks_with_a_stiff_short_paretic_stance(side):
+    """Right-sided patients walk on the mirrored left-sided tuning (controller.mirror)."""
+    sc = spec.from_dict({
+        "patient": {"preset": f"hemiparetic-mild-{side}"},
+        "controller": {"kind": "reflex", "parameters": "hemiparetic-mild-left.json",
+                       "mirror": side == "right"},
+        "run": {"duration_s": 12.0},
+    })
+    trace = simulate(sc)
+    assert trace.meta["termination"]["reason"] == "completed"
+    s = summarize(trace).to_dict()
+    other = "right" if side == "left" else "left"
+    assert 0.7 <= s["speed_m_s"] <= 1.2
+    # the paretic leg: shorter stance and less swing knee flexion (Perry & Burnfield 2010)
+    assert s["stance_pct"][side] < s["stance_pct"][other] - 5
+    knee = s["peak_knee_flexion_swing_deg"]
+    assert knee[side] < knee[other] - 10
