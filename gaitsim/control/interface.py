@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jax
-
 PyTree = Any
 InitFn = Callable[[PyTree, Any], PyTree]
 StepFn = Callable[[PyTree, PyTree, dict[str, Any]], tuple[PyTree, Any]]
@@ -31,14 +29,3 @@ class Controller:
     step: StepFn
     params: PyTree
     rate_hz: float
-
-
-def jit_controller(controller: Controller) -> Controller:
-    """The same controller with ``step`` jitted (compiled on first call)."""
-    return Controller(
-        name=controller.name,
-        init=controller.init,
-        step=jax.jit(controller.step),
-        params=controller.params,
-        rate_hz=controller.rate_hz,
-    )
