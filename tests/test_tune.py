@@ -13,11 +13,23 @@ from gaitsim.neural.tune import TuneConfig, cost, tune
 from gaitsim.sim.batch import RolloutResult
 
 
-def _result(alive, fell, distance, speed, effort=1.0, limit=0.0, spike=0.0) -> RolloutResult:
+def _result(
+    alive, fell, distance, speed, effort=1.0, limit=0.0, spike=0.0, swing=0.4
+) -> RolloutResult:
     n = len(alive)
-    arr = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,))  # noqa: E731
+
+    def arr(v):
+        return np.broadcast_to(np.asarray(v, dtype=float), (n,))
+
     return RolloutResult(
-        arr(alive), np.array(fell), arr(distance), arr(speed), arr(effort), arr(limit), arr(spike)
+        arr(alive),
+        np.array(fell),
+        arr(distance),
+        arr(speed),
+        arr(effort),
+        arr(limit),
+        arr(spike),
+        arr(swing),
     )
 
 
@@ -35,6 +47,12 @@ def test_any_walker_beats_any_non_walker_and_further_is_better():
     assert walker < slow_but_costly < 400 <= late_fall < stander
     assert late_fall < early_fall
     assert stander > 950  # standing still is almost no progress
+
+
+def test_a_walker_whose_foot_never_leaves_the_ground_pays_for_it():
+    base = dict(alive=(10, 10), fell=(False, False), distance=(12, 12), speed=(1.2, 1.2))
+    stepping, dragging = cost(_result(**base, swing=(0.4, 0.0)), 10.0, 1.25)
+    assert dragging > stepping + 90
 
 
 def test_a_short_tuning_run_logs_checkpoints_resumes_and_writes_a_loadable_file(tmp_path):

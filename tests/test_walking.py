@@ -108,12 +108,17 @@ def test_a_push_changes_the_bodys_momentum_by_its_impulse():
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_mild_hemiparetic_walks_with_a_stiff_short_paretic_stance(side):
     """Right-sided patients walk on the mirrored left-sided tuning (controller.mirror)."""
-    sc = spec.from_dict({
-        "patient": {"preset": f"hemiparetic-mild-{side}"},
-        "controller": {"kind": "reflex", "parameters": "hemiparetic-mild-left.json",
-                       "mirror": side == "right"},
-        "run": {"duration_s": 12.0},
-    })
+    sc = spec.from_dict(
+        {
+            "patient": {"preset": f"hemiparetic-mild-{side}"},
+            "controller": {
+                "kind": "reflex",
+                "parameters": "hemiparetic-mild-left.json",
+                "mirror": side == "right",
+            },
+            "run": {"duration_s": 12.0},
+        }
+    )
     trace = simulate(sc)
     assert trace.meta["termination"]["reason"] == "completed"
     s = summarize(trace).to_dict()
@@ -123,3 +128,45 @@ def test_mild_hemiparetic_walks_with_a_stiff_short_paretic_stance(side):
     assert s["stance_pct"][side] < s["stance_pct"][other] - 5
     knee = s["peak_knee_flexion_swing_deg"]
     assert knee[side] < knee[other] - 10
+
+
+def _catalogue_run(name: str, duration_s: float, seed: int) -> spec.Scenario:
+    """A catalogue scenario with its own patient and parameters, seeded and perturbed."""
+    from gaitsim import catalogue
+
+    sc = spec.load(catalogue.resolve_scenario(name))
+    noisy = seed > 0
+    run = sc.run.model_copy(
+        update={
+            "duration_s": duration_s,
+            "seed": seed,
+            "outputs": ("summary",),
+            "initial_angle_noise_rad": ANGLE_NOISE_RAD if noisy else 0.0,
+            "initial_speed_noise_m_s": SPEED_NOISE_M_S if noisy else 0.0,
+        }
+    )
+    return sc.model_copy(update={"run": run})
+
+
+def test_moderate_hemiparetic_walks_a_short_horizon():
+    trace = simulate(_catalogue_run("hemiparetic-moderate-left", 10.0, 0))
+    assert trace.meta["termination"]["reason"] == "completed"
+
+
+@pytest.fixture(scope="module")
+def moderate_60s():
+    return [simulate(_catalogue_run("hemiparetic-moderate-left", 60.0, s)) for s in SEEDS]
+
+
+@pytest.mark.slow
+def test_moderate_hemiparetic_walks_60s_from_10_seeds_slowly_and_asymmetrically(moderate_60s):
+    """Issue 3: 0.4-0.9 m/s, a swing-time or step-length symmetry ratio of at least 1.10 and
+    less swing knee flexion on the paretic (left) side, without falling."""
+    for trace in moderate_60s:
+        assert trace.meta["termination"]["reason"] == "completed", trace.meta["termination"]
+        s = summarize(trace).to_dict()
+        assert 0.4 <= s["speed_m_s"] <= 0.9
+        ratios = [s["symmetry"][k]["ratio"] or 0.0 for k in ("step_length_m", "swing_time_s")]
+        assert max(ratios) >= 1.10
+        knee = s["peak_knee_flexion_swing_deg"]
+        assert knee["left"] is not None and knee["left"] < knee["right"]

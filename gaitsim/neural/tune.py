@@ -11,7 +11,10 @@ episode at a mean speed of at least v_min = v_target / 2 (SCONE's minimum veloci
   falling at once, and walking further for longer is better;
 - a walker costs 100 * (v - v_target)^2 (speed tracking)
   + 10 * effort per metre (integral of mean cubed activation, Ackermann & van den Bogert 2010)
-  + 100 * joint-limit intrusion + 50 * ground reaction above 1.5 body weights (BW s),
+  + 100 * joint-limit intrusion + 50 * ground reaction above 1.5 body weights (BW s)
+  + 100 * max(0, 0.2 - f_swing) / 0.2, f_swing the smaller fraction of time a foot is off the
+  ground: both feet must take steps (a foot that only drags is not walking; normal swing is
+  about 40 % of the cycle, Perry & Burnfield 2010),
   capped at 399, so any walker beats any non-walker (survival first, as in Geyer & Herr 2010).
 
 Every generation is checkpointed (the optimiser's state, pickled for resuming only) and logged;
@@ -63,6 +66,7 @@ class TuneConfig:
 
 
 SURVIVOR_COST_CAP = 399.0
+MIN_SWING_FRACTION = 0.2
 
 
 def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.ndarray:
@@ -77,6 +81,7 @@ def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.nda
         + 10 * per_m
         + 100 * r.limit_penalty
         + 50 * r.grf_spike
+        + 100 * np.maximum(MIN_SWING_FRACTION - r.swing_fraction, 0) / MIN_SWING_FRACTION
     )
     walking = ~r.fell & (mean_speed >= v_min)
     out = np.where(walking, np.minimum(walk, SURVIVOR_COST_CAP), fail)
