@@ -29,6 +29,8 @@ GRF_SPIKE_BW = 1.5
 #: A foot is unloaded (in swing) below this vertical GRF, in body weights: the toe-off
 #: threshold of gaitsim.metrics.events (OFF_BW).
 UNLOADED_BW = 0.02
+#: Shortest unloaded stretch that counts as a swing (s); normal swing lasts ~0.4 s.
+MIN_SWING_S = 0.1
 #: Joint angles closer than this to a joint's range limit count as limit loading (rad).
 LIMIT_MARGIN_RAD = 0.05
 
@@ -44,8 +46,9 @@ class RolloutResult:
     effort: np.ndarray  # integral of mean cubed activation over time (s)
     limit_penalty: np.ndarray  # integral of squared joint-limit intrusion (rad^2 s)
     grf_spike: np.ndarray  # integral of vertical GRF above 1.5 BW (BW s)
-    swing_fraction: np.ndarray  # of the time survived, the smaller of the two feet's unloaded
-    # fractions (vertical GRF below the 2 % BW toe-off threshold of gaitsim.metrics.events)
+    swing_fraction: np.ndarray  # of the time survived, the smaller of the two feet's time in
+    # swing: unloaded (vertical GRF below the 2 % BW toe-off threshold of gaitsim.metrics.events)
+    # for at least MIN_SWING_S at a stretch, so toe scuffs and chatter do not count
 
 
 def rollout(
@@ -95,7 +98,7 @@ def rollout(
     x0 = qpos[:, x_q].copy()
     half_x = np.full(n, np.nan)
     effort, limit_pen, spike = np.zeros(n), np.zeros(n), np.zeros(n)
-    unloaded = np.zeros((n, 2))
+    swing_s, stretch = np.zeros((n, 2)), np.zeros((n, 2))
     for k in range(n_ticks):
         flat_state, command = step(flat_params, flat_state, observe())
         ctrl[:] = np.asarray(command)
@@ -111,7 +114,10 @@ def rollout(
         limit_pen[a] += np.sum(intrusion**2, axis=1) * tick
         feet = sensor[a][:, load] / bw
         spike[a] += np.sum(np.maximum(feet - GRF_SPIKE_BW, 0), axis=1) * tick
-        unloaded[a] += (feet < UNLOADED_BW) * tick
+        up = feet < UNLOADED_BW
+        ended = ~up & (stretch[a] >= MIN_SWING_S)
+        swing_s[a] += np.where(ended, stretch[a], 0.0)
+        stretch[a] = np.where(up, stretch[a] + tick, 0.0)
         alive_s[a] += tick
         if k + 1 == n_ticks // 2:  # after n_ticks // 2 ticks: the start of the second half
             half_x = qpos[:, x_q].copy()
@@ -130,5 +136,6 @@ def rollout(
     late = np.where(np.isnan(half_x), x0, half_x)
     second_half = (n_ticks - n_ticks // 2) * tick
     speed = np.where(fell, (x_end - x0) / np.maximum(alive_s, 1e-9), (x_end - late) / second_half)
-    swing = unloaded.min(axis=1) / np.maximum(alive_s, 1e-9)
+    swing_s += np.where(stretch >= MIN_SWING_S, stretch, 0.0)
+    swing = swing_s.min(axis=1) / np.maximum(alive_s, 1e-9)
     return RolloutResult(alive_s, fell, x_end - x0, speed, effort, limit_pen, spike, swing)
