@@ -329,20 +329,17 @@ def test_format_table_lists_the_metrics():
     assert "1.400" in lines["step length symmetry ratio"]
 
 
-def test_a_touch_down_behind_the_other_foot_is_not_a_step():
-    from gaitsim.metrics.events import SideEvents, forward_steps_only
+def test_gait_initiation_steps_are_left_out_but_step_to_steps_stay():
+    from gaitsim.metrics.events import SideEvents, steady_state
 
-    t = np.arange(5)
     ev = {
         "left": SideEvents(
-            np.array([1, 3]), np.array([]), t[[1, 3]] * 1.0, np.array([]), np.zeros(5, bool)
+            np.array([10, 30]), np.array([]), np.array([0.5, 1.5]), np.array([]), np.zeros(40, bool)
         ),
         "right": SideEvents(
-            np.array([2]), np.array([]), t[[2]] * 1.0, np.array([]), np.zeros(5, bool)
+            np.array([20]), np.array([]), np.array([1.0]), np.array([]), np.zeros(40, bool)
         ),
     }
-    heel = {"left": np.array([0, -0.5, 0, 0.8, 0]), "right": np.array([0, 0, 0.4, 0, 0])}
-    kept = forward_steps_only(ev, heel)
-    assert kept["left"].heel_strike_idx.tolist() == [3]  # index 1 landed behind the right heel
-    assert kept["right"].heel_strike_idx.tolist() == [2]
-    assert forward_steps_only(ev, {"left": None, "right": None}) is ev
+    kept = steady_state(ev, 1.0)
+    assert kept["left"].heel_strike_idx.tolist() == [30]
+    assert kept["right"].heel_strike_idx.tolist() == [20]

@@ -167,11 +167,6 @@ def test_moderate_hemiparetic_walks_60s_from_10_seeds_at_a_patients_speed(modera
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="shipped interim tuning drags the paretic toe: that foot never unloads, so its swing, "
-    "swing-time asymmetry and knee flexion are not measurable (step-length ratio 1.02)",
-)
 def test_moderate_hemiparetic_gait_is_asymmetric_with_a_stiff_paretic_knee(moderate_60s):
     """Issue 3: a swing-time or step-length symmetry ratio of at least 1.10 and less swing
     knee flexion on the paretic (left) side."""

@@ -141,24 +141,18 @@ def detect_events(
     return events
 
 
-def forward_steps_only(
-    events: dict[str, SideEvents], heel_x_m: dict[str, np.ndarray | None]
-) -> dict[str, SideEvents]:
-    """Drop heel strikes that land behind the other foot's heel.
+def steady_state(events: dict[str, SideEvents], start_s: float) -> dict[str, SideEvents]:
+    """Drop heel strikes before ``start_s``: the steps of gait initiation.
 
-    A trailing foot that touches down behind the other one (a scuff, or the first touch when
-    a run starts mid-gait) does not start a step: step length is defined from the trailing to
-    the leading heel at heel strike (Winter 2009), so a step needs the striking heel in front.
-    Without heel positions the events are returned unchanged.
+    Steady-state gait analysis leaves out the first steps after the start (a run begins in a
+    tuned gait state, and its first touch-downs can be scuffs). Step-to steps of a paretic foot
+    that lands behind the other one stay: negative step lengths are a pathological feature.
     """
-    heels = {side: x for side, x in heel_x_m.items() if x is not None}
-    if len(heels) < len(heel_x_m):
-        return events
-    out = {}
-    for side, ev in events.items():
-        other = next(s for s in events if s != side)
-        ahead = heels[side][ev.heel_strike_idx] > heels[other][ev.heel_strike_idx]
-        out[side] = replace(
-            ev, heel_strike_idx=ev.heel_strike_idx[ahead], heel_strike_s=ev.heel_strike_s[ahead]
+    return {
+        side: replace(
+            ev,
+            heel_strike_idx=ev.heel_strike_idx[ev.heel_strike_s >= start_s],
+            heel_strike_s=ev.heel_strike_s[ev.heel_strike_s >= start_s],
         )
-    return out
+        for side, ev in events.items()
+    }

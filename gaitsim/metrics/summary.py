@@ -51,7 +51,7 @@ from gaitsim.metrics.events import (
     SideEvents,
     body_weight_n,
     detect_events,
-    forward_steps_only,
+    steady_state,
 )
 from gaitsim.metrics.kinematics import (
     CycleCurve,
@@ -250,8 +250,12 @@ def summarize(
     on_bw: float = ON_BW,
     off_bw: float = OFF_BW,
     min_phase_s: float = MIN_PHASE_S,
+    transient_s: float | None = None,
 ) -> GaitSummary:
     """All gait metrics of a trace (event thresholds as in :func:`detect_events`).
+
+    Heel strikes in the first ``transient_s`` (gait initiation) are left out; by default the
+    trace's own ``meta["transient_s"]`` (set by the simulation for runs started mid-gait), else 0.
 
     Never raises for lack of steps: a trace without heel strikes gives zero strides and None
     values. Raises ValueError only when ``meta["body"]["mass_kg"]`` is missing or invalid.
@@ -260,7 +264,9 @@ def summarize(
     forward_x = _x(trace, "com_pos_m")
     forward_x = forward_x if forward_x is not None else _x(trace, "pelvis_pos_m")
     heel_x = {side: _x(trace, heel_channel(side)) for side in SIDES}
-    events = forward_steps_only(detect_events(trace, on_bw, off_bw, min_phase_s), heel_x)
+    if transient_s is None:
+        transient_s = float(trace.meta.get("transient_s", 0.0))
+    events = steady_state(detect_events(trace, on_bw, off_bw, min_phase_s), transient_s)
     strides, steps = {}, {}
     for side in SIDES:
         ev, other = events[side], events[_other(side)]

@@ -32,6 +32,9 @@ from gaitsim.spec import Scenario, to_dict
 #: Falls and blow-ups are checked at least this often (and at every control/record tick).
 CHECK_RATE_HZ = 200.0
 
+#: Start transient of a run begun mid-gait, left out of its gait metrics (s).
+GAIT_START_TRANSIENT_S = 1.0
+
 #: Reasons a run ends, as written to ``meta["termination"]["reason"]``.
 REASONS = ("completed", "fall", "numerical_instability", "mujoco_warning", "controller_error")
 
@@ -266,7 +269,10 @@ def _simulate(
         for p in pushes
         if p.time_s <= end.time_s
     ) + (Event(end.time_s, end.reason, {"detail": end.detail}),)
-    return Trace(time_s, channels, events, _meta(scenario, seed, built, end))
+    meta = _meta(scenario, seed, built, end)
+    # a run started in a gait state has a start transient the gait metrics leave out
+    meta["transient_s"] = 0.0 if initial is None else GAIT_START_TRANSIENT_S
+    return Trace(time_s, channels, events, meta)
 
 
 def _meta(scenario: Scenario, seed: int, built: BuiltModel, end: Termination) -> dict[str, Any]:
