@@ -176,3 +176,13 @@ def test_moderate_hemiparetic_gait_is_asymmetric_with_a_stiff_paretic_knee(moder
         assert max(ratios) >= 1.10
         knee = s["peak_knee_flexion_swing_deg"]
         assert knee["left"] is not None and knee["left"] < knee["right"]
+
+
+def test_severe_hemiparetic_walks_unassisted_at_a_household_speed():
+    """Issue 3 asks for an honest report: unassisted, the shipped tuning walks at a household
+    speed (< 0.4 m/s, Perry et al. 1995) and falls from some perturbed starts (1 of 4)."""
+    trace = simulate(_catalogue_run("hemiparetic-severe-left", 60.0, 0))
+    end = trace.meta["termination"]
+    assert end["time_s"] > 6.0
+    x = trace["pelvis_pos_m"][:, 0]
+    assert 0.15 <= (x[-1] - x[0]) / end["time_s"] <= 0.5
