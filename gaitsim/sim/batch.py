@@ -19,7 +19,7 @@ from gaitsim.control.interface import Controller
 from gaitsim.control.loop import compile_for_batch
 from gaitsim.model import BuiltModel
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
-from gaitsim.sim.initial import settle_activation
+from gaitsim.sim.initial import FallLimits, settle_activation
 from gaitsim.sim.sensing import body_index, measure
 
 G = 9.81
@@ -66,7 +66,8 @@ def rollout(
     index = body_index(model)
     flat_params, flat_state, step = compile_for_batch(controllers, None)
 
-    pitch_q, x_q, z_q = (index.qpos[j] for j in ("pelvis_pitch", "pelvis_x", "pelvis_z"))
+    x_q = index.qpos["pelvis_x"]
+    limits = FallLimits.of(built, index, fall_height_fraction, fall_pitch_rad)
     load = [index.foot_sensor[s] + FOOT_VERTICAL_FORCE for s in C.SIDES]
     batch = mujoco.batch.Batch(model, nsim=n, nthread=nthread)
     qpos, qvel, ctrl = batch.bind("qpos"), batch.bind("qvel"), batch.bind("ctrl")
@@ -87,7 +88,6 @@ def rollout(
     nstep = max(1, round(1.0 / (controllers[0].rate_hz * dt)))
     tick = nstep * dt
     n_ticks = max(1, round(duration_s / tick))
-    rest_z = model.body_pos[index.pelvis_body, 2]
     lo, hi = model.jnt_range[
         [model.joint(C.joint_name(j, s)).id for s in C.SIDES for j in C.JOINTS]
     ].T
@@ -121,14 +121,7 @@ def rollout(
         alive_s[a] += tick
         if k + 1 == n_ticks // 2:  # after n_ticks // 2 ticks: the start of the second half
             half_x = qpos[:, x_q].copy()
-        height = rest_z + qpos[:, z_q]
-        bad = ~np.isfinite(qpos).all(axis=1)
-        fallen = (
-            (height < fall_height_fraction * built.leg_length_m)
-            | (np.abs(qpos[:, pitch_q]) > fall_pitch_rad)
-            | bad
-        )
-        alive &= ~fallen
+        alive &= ~(limits.fallen(qpos) | ~np.isfinite(qpos).all(axis=1))
         if not alive.any():
             break
     x_end = np.where(np.isfinite(qpos[:, x_q]), qpos[:, x_q], x0)

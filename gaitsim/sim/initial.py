@@ -1,14 +1,53 @@
-"""Initial states: standing, or a gait posture with forward speed placed on the ground."""
+"""Initial states (standing, or a gait posture with forward speed placed on the ground) and the
+fall criterion every run, single or batched, ends on."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import mujoco
 import numpy as np
 
 from gaitsim import constants as C
 from gaitsim.sim.sensing import BodyIndex
+
+
+@dataclass(frozen=True)
+class FallLimits:
+    """A fall: pelvis below a fraction of standing hip height, or trunk pitch beyond a limit.
+
+    One definition for ``simulate`` and the batched rollouts; works on one qpos (nq,) or on a
+    batch's (N, nq).
+    """
+
+    pelvis_z_qpos: int
+    pitch_qpos: int
+    pelvis_rest_z_m: float
+    min_pelvis_z_m: float
+    max_pitch_rad: float
+
+    @classmethod
+    def of(
+        cls, built: Any, index: BodyIndex, height_fraction: float, pitch_rad: float
+    ) -> FallLimits:
+        return cls(
+            index.qpos["pelvis_z"],
+            index.qpos["pelvis_pitch"],
+            float(built.model.body_pos[index.pelvis_body, 2]),
+            height_fraction * built.leg_length_m,
+            pitch_rad,
+        )
+
+    def height_m(self, qpos: np.ndarray) -> np.ndarray:
+        return self.pelvis_rest_z_m + qpos[..., self.pelvis_z_qpos]
+
+    def fallen(self, qpos: np.ndarray) -> np.ndarray:
+        return (self.height_m(qpos) < self.min_pelvis_z_m) | (
+            np.abs(qpos[..., self.pitch_qpos]) > self.max_pitch_rad
+        )
+
 
 #: Height of the lowest contact sphere above the ground at the start (m). Slightly negative:
 #: the stance foot starts at about its static penetration, loaded from the first instant, so

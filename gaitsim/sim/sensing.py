@@ -145,23 +145,6 @@ def measure(sensordata: np.ndarray, index: BodyIndex) -> np.ndarray:
     return sensordata[..., index.sense] * index.sense_sign
 
 
-def patient_measurements(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
-    """Muscle-level and proprioceptive signals for the neural controller, by name.
-
-    Muscle length, velocity and force (spindles and Golgi tendon organs), joint angles and
-    velocities, foot load, trunk pitch and rate (vestibular), and forward pelvis speed (visual
-    flow): the sensory inputs of Geyer & Herr 2010 and Song & Geyer 2015, read from the
-    model's sensors (``gaitsim.model.assemble.add_patient_sensors``).
-    """
-    return unpack(measure(data.sensordata, index))
-
-
-def pack(measurements: dict[str, np.ndarray]) -> np.ndarray:
-    """Concatenate measurements in :data:`PATIENT_LAYOUT` order (float32, as JAX computes)."""
-    parts = [measurements[name] for name, _ in PATIENT_LAYOUT]
-    return np.concatenate(parts, axis=-1).astype(np.float32)
-
-
 def unpack(vector, layout: tuple[tuple[str, int], ...] = PATIENT_LAYOUT) -> dict:
-    """The inverse of :func:`pack`; works on NumPy and JAX arrays (slicing only)."""
+    """Name -> slice view of a packed vector (:func:`measure`); NumPy and JAX arrays alike."""
     return {name: vector[..., sl] for name, sl in layout_slices(layout).items()}

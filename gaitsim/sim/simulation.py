@@ -23,9 +23,9 @@ from gaitsim.control.interface import Controller
 from gaitsim.control.loop import compile_for_loop
 from gaitsim.model import BuiltModel, build_model
 from gaitsim.neural import patient_controller
-from gaitsim.sim.initial import gait_state, perturbed, settle_activation
+from gaitsim.sim.initial import FallLimits, gait_state, perturbed, settle_activation
 from gaitsim.sim.record import Recorder
-from gaitsim.sim.sensing import BodyIndex, body_index, measure
+from gaitsim.sim.sensing import body_index, measure
 from gaitsim.sim.trace import Event, Trace
 from gaitsim.spec import Scenario, to_dict
 
@@ -79,29 +79,8 @@ class Termination:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class _Limits:
-    """What ends a run, resolved once: pelvis height and trunk pitch thresholds."""
-
-    pelvis_z_qpos: int
-    pitch_qpos: int
-    pelvis_rest_z_m: float
-    min_pelvis_z_m: float
-    max_pitch_rad: float
-
-    @classmethod
-    def of(cls, model: mujoco.MjModel, index: BodyIndex, built: BuiltModel, run: Any) -> _Limits:
-        return cls(
-            index.qpos["pelvis_z"],
-            index.qpos["pelvis_pitch"],
-            float(model.body_pos[index.pelvis_body, 2]),
-            run.fall_pelvis_height_fraction * built.leg_length_m,
-            run.fall_trunk_pitch_rad,
-        )
-
-
-def _check_state(data: mujoco.MjData, limits: _Limits) -> Termination | None:
-    """The reason the run must end now, or None. Runs every physics step: kept cheap."""
+def _check_state(data: mujoco.MjData, limits: FallLimits) -> Termination | None:
+    """The reason the run must end now, or None. Runs on every tick: kept cheap."""
     counts = data.warning.number
     if counts.any():
         w = mujoco.mjtWarning(int(np.flatnonzero(counts)[0]))
@@ -109,12 +88,11 @@ def _check_state(data: mujoco.MjData, limits: _Limits) -> Termination | None:
         return Termination(reason, data.time, w.name)
     if not np.isfinite(data.qpos.sum() + data.qvel.sum()):
         return Termination("numerical_instability", data.time, "non-finite state")
-    height = limits.pelvis_rest_z_m + data.qpos[limits.pelvis_z_qpos]
-    if height < limits.min_pelvis_z_m:
-        return Termination("fall", data.time, f"pelvis height {height:.3f} m")
-    pitch = data.qpos[limits.pitch_qpos]
-    if abs(pitch) > limits.max_pitch_rad:
-        return Termination("fall", data.time, f"trunk pitch {pitch:.3f} rad")
+    if limits.fallen(data.qpos):
+        height, pitch = limits.height_m(data.qpos), data.qpos[limits.pitch_qpos]
+        return Termination(
+            "fall", data.time, f"pelvis height {height:.3f} m, trunk pitch {pitch:.3f} rad"
+        )
     return None
 
 
@@ -206,7 +184,7 @@ def _simulate(
         except Exception as exc:  # a controller bug ends the run, never the caller
             failed = Termination("controller_error", 0.0, f"{type(exc).__name__}: {exc}")
     mujoco.mj_forward(model, data)
-    limits = _Limits.of(model, index, built, run)
+    limits = FallLimits.of(built, index, run.fall_pelvis_height_fraction, run.fall_trunk_pitch_rad)
 
     dt = model.opt.timestep
     n_steps = max(1, round(run.duration_s / dt))
