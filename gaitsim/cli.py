@@ -314,6 +314,15 @@ def render_cmd(
     show_default=True,
     help="Also evaluate each candidate from this many perturbed initial states.",
 )
+@click.option(
+    "--curriculum",
+    type=click.IntRange(1, 20),
+    default=1,
+    show_default=True,
+    help="Tune through this many patients of growing impairment (k/N of the patient's), each "
+    "warm-started from the last; stages before the last stop once walking after 20 "
+    "generations.",
+)
 @click.option("--resume", is_flag=True, help="Continue from the work dir's checkpoint.")
 @_seed_option
 def tune_cmd(
@@ -328,6 +337,7 @@ def tune_cmd(
     out_path: Path | None,
     work_dir: Path | None,
     perturbed_starts: int,
+    curriculum: int,
     resume: bool,
     seed: int | None,
 ) -> None:
@@ -337,7 +347,7 @@ def tune_cmd(
     from gaitsim.catalogue import catalogue_dir
     from gaitsim.neural import controller as rc
     from gaitsim.neural.parameters import ParameterError
-    from gaitsim.neural.tune import TuneConfig, tune
+    from gaitsim.neural.tune import TuneConfig, tune, tune_curriculum
 
     spec = _load_scenario(scenario)
     try:
@@ -359,14 +369,29 @@ def tune_cmd(
         perturbed_starts=perturbed_starts,
         seed=1 if seed is None else seed,
     )
+    start = (reflex_lr, initial)
     with tqdm(total=generations, file=sys.stderr, desc="tuning", unit="gen") as bar:
 
-        def update(generation: int, best: float) -> None:
+        def update(generation: int, best: float, stage: int | None = None) -> None:
+            if stage is not None:
+                bar.set_description(f"stage {stage}/{curriculum}")
             bar.n = generation
             bar.set_postfix(best_cost=f"{best:.3f}")
 
         try:
-            result = tune(spec, config, (reflex_lr, initial), out_path, work_dir, resume, update)
+            if curriculum == 1:
+                result = tune(spec, config, start, out_path, work_dir, resume, update)
+            else:
+                result = tune_curriculum(
+                    spec,
+                    config,
+                    start,
+                    out_path,
+                    work_dir,
+                    curriculum,
+                    resume,
+                    lambda k, g, c: update(g, c, k),
+                )
         except ValueError as exc:  # a checkpoint that does not fit this run
             raise BadInput(str(exc)) from None
     click.echo(

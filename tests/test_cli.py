@@ -221,3 +221,16 @@ def test_model_writes_loadable_mjcf(tmp_path: Path) -> None:
     assert proc.stdout == ""
     model = mujoco.MjModel.from_xml_path(str(xml))
     assert model.nu == 18
+
+
+def test_tune_with_a_curriculum_writes_each_stage_and_the_result(tmp_path: Path):
+    scenario = tmp_path / "t.toml"
+    scenario.write_text(SHORT.replace('kind = "constant"', 'kind = "reflex"'), encoding="utf-8")
+    out, work = tmp_path / "best.json", tmp_path / "work"
+    proc = gaitsim(
+        "tune", scenario, "--curriculum", "2", "--generations", "1", "--population", "4",
+        "--duration", "0.5", "--out", out, "--work-dir", work,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "stage-1" / "best.json").is_file() and out.is_file()
+    assert "tuned t: 2 generations" in proc.stdout

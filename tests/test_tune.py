@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
 
 from gaitsim import spec
+from gaitsim.catalogue import catalogue_dir
+from gaitsim.model.impairment import toward_healthy
 from gaitsim.neural import controller as rc
-from gaitsim.neural.tune import TuneConfig, cost, tune
+from gaitsim.neural.tune import SURVIVOR_COST_CAP, TuneConfig, cost, tune, tune_curriculum
 from gaitsim.sim.batch import RolloutResult
 
 
@@ -85,3 +88,56 @@ def test_a_short_tuning_run_logs_checkpoints_resumes_and_writes_a_loadable_file(
             work,
             resume=True,
         )
+
+
+def test_stop_walking_after_ends_a_run_only_once_the_best_walks(tmp_path):
+    sc = spec.from_dict({"name": "t", "controller": {"kind": "reflex"}})
+    config = TuneConfig(
+        generations=4,
+        population=4,
+        duration_s=0.3,
+        sigma=0.05,
+        target_speed_m_s=0.2,
+        stop_walking_after=1,
+    )
+    summary = tune(sc, config, rc.nominal_parameters(), tmp_path / "b.json", tmp_path / "w")
+    walks = summary["best_cost"] < SURVIVOR_COST_CAP
+    assert summary["generations"] == (1 if walks else 4)
+
+
+def test_a_curriculum_tunes_milder_patients_first_and_resumes_past_finished_stages(tmp_path):
+    sc = spec.from_dict(
+        {"name": "t", "patient": {"preset": "incomplete-sci"}, "controller": {"kind": "reflex"}}
+    )
+    config = TuneConfig(generations=2, population=4, duration_s=0.3, sigma=0.05)
+    out, work = tmp_path / "best.json", tmp_path / "work"
+    summary = tune_curriculum(sc, config, rc.nominal_parameters(), out, work, stages=2)
+    assert [s["stage"] for s in summary["stages"]] == [1, 2]
+    _, _, first = rc.load_parameter_file(work / "stage-1" / "best.json")
+    assert first["tuning"]["scenario"] == "t@1/2"
+    _, _, last = rc.load_parameter_file(out)
+    assert last["tuning"]["scenario"] == "t"
+    stage1_log = (work / "stage-1" / "log.csv").read_text()
+    more = dataclasses.replace(config, generations=3)
+    resumed = tune_curriculum(sc, more, rc.nominal_parameters(), out, work, 2, resume=True)
+    assert (work / "stage-1" / "log.csv").read_text() == stage1_log  # not run again
+    assert resumed["stages"][-1]["generations"] == 3
+
+
+def test_toward_healthy_scales_every_impairment_and_keeps_the_body():
+    p = spec.load(catalogue_dir("scenarios") / "hemiparetic-moderate-left.toml").patient
+    healthy, half, full = (toward_healthy(p, f) for f in (0.0, 0.5, 1.0))
+    assert full == p
+    assert healthy.height_m == p.height_m and healthy.condition == p.condition
+    s = p.strength_of("sol", "left")
+    assert healthy.strength_of("sol", "left") == 1.0
+    assert half.strength_of("sol", "left") == pytest.approx(1 - 0.5 * (1 - s))
+    assert healthy.spasticity_of("sol", "left").gain == 0.0
+    assert half.spasticity_of("sol", "left").gain == pytest.approx(
+        0.5 * p.spasticity_of("sol", "left").gain
+    )
+    assert healthy.contracture_of("sol", "left").fibre_length_scale == 1.0
+    assert healthy.extra_stiffness_of("ankle", "left") == 0.0
+    assert healthy.drive_of("left") == 1.0
+    with pytest.raises(ValueError, match="fraction"):
+        toward_healthy(p, 1.5)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
+import json
 import os
 import pickle
 import time
@@ -37,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from gaitsim.model import build_model
+from gaitsim.model.impairment import toward_healthy
 from gaitsim.neural import controller as rc
 from gaitsim.neural import reflex
 from gaitsim.neural.parameters import from_unit, mapping_from_vector, to_unit
@@ -63,6 +66,9 @@ class TuneConfig:
     perturbed_starts: int = 0
     angle_noise_rad: float = 0.03
     speed_noise_m_s: float = 0.1
+    #: stop early once the best candidate walks (cost below SURVIVOR_COST_CAP) and at least
+    #: this many generations have run (curriculum stages); None: run every generation
+    stop_walking_after: int | None = None
 
 
 SURVIVOR_COST_CAP = 399.0
@@ -262,11 +268,76 @@ def tune(
             )
         if on_generation is not None:
             on_generation(generation, best["cost"])
+        if (
+            config.stop_walking_after is not None
+            and generation >= config.stop_walking_after
+            and best["cost"] < SURVIVOR_COST_CAP
+        ):
+            break
     return {
         "generations": generation,
         "best_cost": best["cost"],
         "wall_s": wall0 + time.perf_counter() - t0,
         "best": best["result"],
+    }
+
+
+def tune_curriculum(
+    scenario: Scenario,
+    config: TuneConfig,
+    start: tuple[np.ndarray, np.ndarray],
+    out_path: Path,
+    work_dir: Path,
+    stages: int,
+    resume: bool = False,
+    on_generation: Callable[[int, int, float], Any] | None = None,
+    stage_generations: int = 20,
+) -> dict[str, Any]:
+    """Tune through ``stages`` patients of growing impairment, each warm-started from the last.
+
+    Stage k of N tunes the patient with its impairment at k/N of its size
+    (:func:`gaitsim.model.impairment.toward_healthy`); the stages before the last stop once
+    their best walks after at least ``stage_generations`` generations (or at
+    ``config.generations``), the last runs ``config.generations``. Stage k keeps its checkpoint,
+    log and best parameters in ``work_dir/stage-k``; the last writes ``out_path``. With
+    ``resume``, finished stages before the last are skipped and the others continue.
+    ``on_generation`` gets (stage, generation, best cost).
+    """
+    if stages < 1:
+        raise ValueError(f"stages = {stages}: must be at least 1")
+    summaries = []
+    for k in range(1, stages + 1):
+        final = k == stages
+        stage_dir = work_dir / f"stage-{k}"
+        stage_out = out_path if final else stage_dir / "best.json"
+        done = stage_dir / "done"
+        if resume and done.exists() and not final:  # the last stage may run on
+            summaries.append(json.loads(done.read_text()))
+            reflex_lr, initial, _ = rc.load_parameter_file(stage_out)
+            start = (reflex_lr, initial)
+            continue
+        patient = toward_healthy(scenario.patient, k / stages)
+        stage = scenario.model_copy(
+            update={
+                "patient": patient,
+                "name": scenario.name if final else f"{scenario.name}@{k}/{stages}",
+            }
+        )
+        stage_config = (
+            config if final else dataclasses.replace(config, stop_walking_after=stage_generations)
+        )
+        report = None if on_generation is None else functools.partial(on_generation, k)
+        summary = tune(stage, stage_config, start, stage_out, stage_dir, resume, report)
+        summaries.append({"stage": k, **summary})
+        done.write_text(json.dumps(summaries[-1]) + "\n")
+        reflex_lr, initial, _ = rc.load_parameter_file(stage_out)
+        start = (reflex_lr, initial)
+    return {
+        "stages": summaries,
+        "generations": sum(s["generations"] for s in summaries),
+        "best_cost": summaries[-1]["best_cost"],
+        "wall_s": sum(s["wall_s"] for s in summaries),
+        "best": summaries[-1]["best"],
     }
 
 
