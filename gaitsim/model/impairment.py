@@ -63,7 +63,7 @@ def toward_healthy(patient: Patient, fraction: float) -> Patient:
         value = getattr(patient, field)
         return {side: per_item(items) for side, items in value.items()}
 
-    def each(items: Mapping[str, Any], f: Callable[[Any], Any]) -> dict[str, Any]:
+    def each(items: Mapping[Any, Any], f: Callable[[Any], Any]) -> dict[str, Any]:
         return {k: f(v) for k, v in items.items()}
 
     one, zero = toward(1.0), toward(0.0)
