@@ -130,6 +130,13 @@ def test_mild_hemiparetic_walks_with_a_stiff_short_paretic_stance(side):
     assert knee[side] < knee[other] - 10
 
 
+@pytest.mark.slow
+def test_mild_hemiparetic_walks_60s_from_10_seeds():
+    for seed in SEEDS:
+        trace = simulate(_catalogue_run("hemiparetic-mild-left", 60.0, seed))
+        assert trace.meta["termination"]["reason"] == "completed", (seed, trace.meta["termination"])
+
+
 def _catalogue_run(name: str, duration_s: float, seed: int) -> spec.Scenario:
     """A catalogue scenario with its own patient and parameters, seeded and perturbed."""
     from gaitsim import catalogue
