@@ -187,7 +187,7 @@ def test_moderate_hemiparetic_gait_is_asymmetric_with_a_stiff_paretic_knee(moder
 
 def test_severe_hemiparetic_walks_unassisted_at_a_household_speed():
     """Issue 3 asks for an honest report: unassisted, the shipped tuning walks at a household
-    speed (< 0.4 m/s, Perry et al. 1995) and falls from some perturbed starts (1 of 4)."""
+    speed (< 0.4 m/s, Perry et al. 1995) and falls from some perturbed starts (2 of 10)."""
     trace = simulate(_catalogue_run("hemiparetic-severe-left", 60.0, 0))
     end = trace.meta["termination"]
     assert end["time_s"] > 6.0
