@@ -315,6 +315,13 @@ def render_cmd(
     help="Also evaluate each candidate from this many perturbed initial states.",
 )
 @click.option(
+    "--min-step-ratio",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="The shorter mean step must be at least this fraction of the longer (0: no check).",
+)
+@click.option(
     "--curriculum",
     type=click.IntRange(1, 20),
     default=1,
@@ -337,6 +344,7 @@ def tune_cmd(
     out_path: Path | None,
     work_dir: Path | None,
     perturbed_starts: int,
+    min_step_ratio: float,
     curriculum: int,
     resume: bool,
     seed: int | None,
@@ -367,6 +375,7 @@ def tune_cmd(
         target_speed_m_s=target_speed,
         symmetric=not asymmetric,
         perturbed_starts=perturbed_starts,
+        min_step_ratio=min_step_ratio,
         seed=1 if seed is None else seed,
     )
     start = (reflex_lr, initial)

@@ -11,6 +11,7 @@ import pytest
 
 from gaitsim import constants as C
 from gaitsim import spec
+from gaitsim.metrics import summarize
 from gaitsim.model import build_model
 from gaitsim.neural import controller as rc
 from gaitsim.neural import reflex
@@ -223,3 +224,19 @@ def test_a_mirrored_parameter_file_walks_the_mirror_image(tmp_path):
             right[C.angle_channel(joint, "right")],
             atol=1e-4,
         )
+
+
+def test_batch_step_lengths_match_the_gait_analysis():
+    """The tuning cost's per-side step lengths are the ones gaitsim.metrics reports."""
+    sc = spec.from_dict(
+        {"controller": {"kind": "reflex", "parameters": "healthy.json"}, "run": {"duration_s": 6.0}}
+    )
+    steps = summarize(simulate(sc)).to_dict()["symmetry"]["step_length_m"]
+    built = build_model(sc.patient, sc.course, sc.run.physics_step_s)
+    gains, initial, _ = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))
+    q, v = gait_state(
+        built.model, body_index(built.model), mapping_from_vector(rc.INITIAL_STATE, initial)
+    )
+    ctrl = rc.reflex_controller(sc.patient, gains, sc.controller.rate_hz)
+    result = rollout(built, [ctrl], q[None], v[None], 6.0)
+    np.testing.assert_allclose(result.step_length_m[0], [steps["left"], steps["right"]], atol=0.03)

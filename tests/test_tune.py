@@ -17,7 +17,7 @@ from gaitsim.sim.batch import RolloutResult
 
 
 def _result(
-    alive, fell, distance, speed, effort=1.0, limit=0.0, spike=0.0, swing=0.4
+    alive, fell, distance, speed, effort=1.0, limit=0.0, spike=0.0, swing=0.4, steps=(0.6, 0.6)
 ) -> RolloutResult:
     n = len(alive)
 
@@ -33,6 +33,7 @@ def _result(
         arr(limit),
         arr(spike),
         arr(swing),
+        np.broadcast_to(np.asarray(steps, dtype=float), (n, 2)),
     )
 
 
@@ -56,6 +57,17 @@ def test_a_walker_whose_foot_never_leaves_the_ground_pays_for_it():
     base = dict(alive=(10, 10), fell=(False, False), distance=(12, 12), speed=(1.2, 1.2))
     stepping, dragging = cost(_result(**base, swing=(0.4, 0.0)), 10.0, 1.25)
     assert dragging > stepping + 90
+
+
+def test_a_walker_whose_foot_lands_level_with_the_other_pays_for_it():
+    """A step-to gait (one foot never passes the other) is not the gait the cost asks for."""
+    base = dict(alive=(10,) * 4, fell=(False,) * 4, distance=(12,) * 4, speed=(1.2,) * 4)
+    steps = ((0.6, 0.6), (0.45, 0.75), (-0.04, 0.75), (np.nan, 0.7))
+    normal, asymmetric, step_to, one_sided = cost(_result(**base, steps=steps), 10.0, 1.25)
+    assert asymmetric == pytest.approx(normal)  # a ratio of 1.67 is a patient's, not penalised
+    assert step_to > normal + 99 and one_sided > normal + 99
+    unchecked = cost(_result(**base, steps=steps), 10.0, 1.25, min_step_ratio=0.0)
+    assert np.ptp(unchecked) == pytest.approx(0.0)
 
 
 def test_a_short_tuning_run_logs_checkpoints_resumes_and_writes_a_loadable_file(tmp_path):

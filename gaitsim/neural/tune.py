@@ -14,7 +14,12 @@ episode at a mean speed of at least v_min = v_target / 2 (SCONE's minimum veloci
   + 100 * joint-limit intrusion + 50 * ground reaction above 1.5 body weights (BW s)
   + 100 * max(0, 0.2 - f_swing) / 0.2, f_swing the smaller fraction of time a foot is off the
   ground: both feet must take steps (a foot that only drags is not walking; normal swing is
-  about 40 % of the cycle, Perry & Burnfield 2010),
+  about 40 % of the cycle, Perry & Burnfield 2010)
+  + 100 * max(0, r_min - r) / r_min, r the shorter mean step length over the longer (0 when
+  the shorter is not positive): each foot must land ahead of the other. Without it the
+  optimiser found "step-to" gaits where the paretic foot lands level with or behind the other
+  at 170 steps/min; hemiparetic patients keep a step-length ratio of about 1-2 (Patterson
+  et al. 2008, Arch Phys Med Rehabil 89:304 [memory]), so r_min = 0.5 by default,
   capped at 399, so any walker beats any non-walker (survival first, as in Geyer & Herr 2010).
 
 Every generation is checkpointed (the optimiser's state, pickled for resuming only) and logged;
@@ -48,6 +53,10 @@ from gaitsim.sim.initial import gait_state
 from gaitsim.sim.sensing import body_index
 from gaitsim.spec import Scenario
 
+SURVIVOR_COST_CAP = 399.0
+MIN_SWING_FRACTION = 0.2
+MIN_STEP_RATIO = 0.5
+
 
 @dataclass(frozen=True)
 class TuneConfig:
@@ -66,16 +75,19 @@ class TuneConfig:
     perturbed_starts: int = 0
     angle_noise_rad: float = 0.03
     speed_noise_m_s: float = 0.1
+    #: the shorter mean step length must be at least this fraction of the longer (0: no check)
+    min_step_ratio: float = MIN_STEP_RATIO
     #: stop early once the best candidate walks (cost below SURVIVOR_COST_CAP) and at least
     #: this many generations have run (curriculum stages); None: run every generation
     stop_walking_after: int | None = None
 
 
-SURVIVOR_COST_CAP = 399.0
-MIN_SWING_FRACTION = 0.2
-
-
-def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.ndarray:
+def cost(
+    r: RolloutResult,
+    duration_s: float,
+    target_speed_m_s: float,
+    min_step_ratio: float = MIN_STEP_RATIO,
+) -> np.ndarray:
     """Cost per member (lower is better); see the module docstring."""
     v_min = 0.5 * target_speed_m_s
     mean_speed = r.distance_m / np.maximum(r.alive_s, 1e-9)
@@ -88,10 +100,21 @@ def cost(r: RolloutResult, duration_s: float, target_speed_m_s: float) -> np.nda
         + 100 * r.limit_penalty
         + 50 * r.grf_spike
         + 100 * np.maximum(MIN_SWING_FRACTION - r.swing_fraction, 0) / MIN_SWING_FRACTION
+        + _step_penalty(r.step_length_m, min_step_ratio)
     )
     walking = ~r.fell & (mean_speed >= v_min)
     out = np.where(walking, np.minimum(walk, SURVIVOR_COST_CAP), fail)
     return np.where(np.isfinite(out), out, 1000.0)
+
+
+def _step_penalty(step_length_m: np.ndarray, min_ratio: float) -> np.ndarray:
+    """0 to 100: how far the shorter mean step falls below ``min_ratio`` of the longer."""
+    if min_ratio <= 0:
+        return np.zeros(len(step_length_m))
+    steps = np.nan_to_num(step_length_m, nan=0.0)
+    longer = np.maximum(steps.max(axis=1), 1e-9)
+    ratio = np.clip(steps.min(axis=1) / longer, 0.0, 1.0)
+    return 100 * np.maximum(min_ratio - ratio, 0) / min_ratio
 
 
 @dataclass(frozen=True)
@@ -160,7 +183,8 @@ def evaluate(
         run.fall_trunk_pitch_rad,
         config.nthread,
     )
-    costs = cost(result, config.duration_s, config.target_speed_m_s).reshape(-1, k).mean(axis=1)
+    costs = cost(result, config.duration_s, config.target_speed_m_s, config.min_step_ratio)
+    costs = costs.reshape(-1, k).mean(axis=1)
     unperturbed = RolloutResult(
         *(np.asarray(getattr(result, f.name))[::k] for f in dataclasses.fields(RolloutResult))
     )
@@ -342,7 +366,14 @@ def tune_curriculum(
 
 
 #: Settings a resumed run must share with its checkpoint (the search space and its cost).
-_RESUME_KEYS = ("population", "duration_s", "target_speed_m_s", "symmetric", "perturbed_starts")
+_RESUME_KEYS = (
+    "population",
+    "duration_s",
+    "target_speed_m_s",
+    "symmetric",
+    "perturbed_starts",
+    "min_step_ratio",
+)
 
 
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -387,6 +418,7 @@ def _write_best(
             "target_speed_m_s": config.target_speed_m_s,
             "population": config.population,
             "symmetric": config.symmetric,
+            "min_step_ratio": config.min_step_ratio,
             "result": best["result"],
         },
     )

@@ -49,6 +49,9 @@ class RolloutResult:
     swing_fraction: np.ndarray  # of the time survived, the smaller of the two feet's time in
     # swing: unloaded (vertical GRF below the 2 % BW toe-off threshold of gaitsim.metrics.events)
     # for at least MIN_SWING_S at a stretch, so toe scuffs and chatter do not count
+    step_length_m: np.ndarray  # (N, 2) mean step length per side (left, right): heel x of the
+    # foot minus that of the other when it lands after a swing (gaitsim.metrics' definition);
+    # NaN for a side that took no such step
 
 
 def rollout(
@@ -72,6 +75,8 @@ def rollout(
     batch = mujoco.batch.Batch(model, nsim=n, nthread=nthread)
     qpos, qvel, ctrl = batch.bind("qpos"), batch.bind("qvel"), batch.bind("ctrl")
     act = batch.bind("act")
+    geom_xpos = batch.bind("geom_xpos")
+    heels = [index.heel_geom[s] for s in C.SIDES]
     sensor = batch.bind("sensordata")
     batch.reset(stage=mujoco.mjtStage.mjSTAGE_NONE)
     qpos[:], qvel[:] = qpos0, qvel0
@@ -99,6 +104,7 @@ def rollout(
     half_x = np.full(n, np.nan)
     effort, limit_pen, spike = np.zeros(n), np.zeros(n), np.zeros(n)
     swing_s, stretch = np.zeros((n, 2)), np.zeros((n, 2))
+    step_sum, step_count = np.zeros((n, 2)), np.zeros((n, 2))
     for k in range(n_ticks):
         flat_state, command = step(flat_params, flat_state, observe())
         ctrl[:] = np.asarray(command)
@@ -117,6 +123,9 @@ def rollout(
         up = feet < UNLOADED_BW
         ended = ~up & (stretch[a] >= MIN_SWING_S)
         swing_s[a] += np.where(ended, stretch[a], 0.0)
+        heel_x = geom_xpos[:, heels, 0][a]
+        step_sum[a] += np.where(ended, heel_x - heel_x[:, ::-1], 0.0)
+        step_count[a] += ended
         stretch[a] = np.where(up, stretch[a] + tick, 0.0)
         alive_s[a] += tick
         if k + 1 == n_ticks // 2:  # after n_ticks // 2 ticks: the start of the second half
@@ -131,4 +140,6 @@ def rollout(
     speed = np.where(fell, (x_end - x0) / np.maximum(alive_s, 1e-9), (x_end - late) / second_half)
     swing_s += np.where(stretch >= MIN_SWING_S, stretch, 0.0)
     swing = swing_s.min(axis=1) / np.maximum(alive_s, 1e-9)
-    return RolloutResult(alive_s, fell, x_end - x0, speed, effort, limit_pen, spike, swing)
+    with np.errstate(invalid="ignore"):
+        steps = step_sum / step_count
+    return RolloutResult(alive_s, fell, x_end - x0, speed, effort, limit_pen, spike, swing, steps)
