@@ -134,7 +134,7 @@ def _chattering_contact() -> tuple[np.ndarray, np.ndarray]:
 
 def test_minimum_phase_duration_rejects_chatter():
     t, force = _chattering_contact()
-    raw = side_events(force, t, 0.05 * BW_N, 0.02 * BW_N, min_phase_s=0.0)
+    raw = side_events(force, t, 0.05 * BW_N, 0.02 * BW_N, min_phase_s=0.0, min_swing_s=0.0)
     assert raw.heel_strike_idx.size >= 4  # the bursts alone make many "steps"
     clean = side_events(force, t, 0.05 * BW_N, 0.02 * BW_N, min_phase_s=0.05)
     np.testing.assert_allclose(clean.heel_strike_s, [0.20], atol=1e-9)
@@ -155,6 +155,19 @@ def test_short_scuff_is_not_a_step_but_a_real_contact_is():
     assert side_events(scuff, t, 0.05 * BW_N, 0.02 * BW_N).heel_strike_idx.size == 0
     contact = np.where((t >= 0.3) & (t < 0.4), 0.5 * BW_N, 0.0)
     assert side_events(contact, t, 0.05 * BW_N, 0.02 * BW_N).heel_strike_s.tolist() == [0.3]
+
+
+def test_a_toe_lifted_and_dragged_after_toe_off_is_not_a_step():
+    """A paretic foot that leaves the ground for 80 ms and touches down again (toe drag in
+    early swing) stays one stance: heel strike and toe-off of the whole contact."""
+    t = np.arange(1001) * DT
+    force = np.where((t >= 0.1) & (t < 0.7), 0.8 * BW_N, 0.0)
+    force[(t >= 0.78) & (t < 0.85)] = 0.2 * BW_N  # the drag
+    ev = side_events(force, t, 0.05 * BW_N, 0.02 * BW_N)
+    np.testing.assert_allclose(ev.heel_strike_s, [0.1], atol=1e-9)
+    np.testing.assert_allclose(ev.toe_off_s, [0.85], atol=1e-9)
+    swung = side_events(force, t, 0.05 * BW_N, 0.02 * BW_N, min_swing_s=0.05)
+    assert swung.heel_strike_s.tolist() == pytest.approx([0.1, 0.78])
 
 
 # --- spatiotemporal and symmetry ------------------------------------------------------------

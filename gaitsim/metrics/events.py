@@ -6,7 +6,11 @@ of a contact, toe-off = the first unloaded sample after it. Thresholds on vertic
 usual force-plate convention (commonly 20–50 N or 2–5 % of body weight; e.g. Zeni, Richards &
 Higginson 2008 use force-plate events as their reference; SCONE's gait state controller uses
 0.1 body weight of leg load); in simulation the per-foot contact-force sum is used with
-hysteresis (on 5 % BW, off 2 % BW by default) plus a minimum phase duration to reject chatter.
+hysteresis (on 5 % BW, off 2 % BW by default) plus minimum durations: a contact shorter than
+50 ms is chatter or a scuff, and a foot off the ground for less than 100 ms has not swung (a
+paretic foot that lifts at toe-off and touches down again at once drags its toe, it does not
+step: normal swing lasts about 400 ms, Perry & Burnfield 2010). The tuning cost of
+gaitsim.neural.tune counts swings with the same thresholds.
 
 A contact already under way at the first sample is not a heel strike, and one still under way at
 the last sample has no toe-off: truncated phases never produce events.
@@ -28,6 +32,8 @@ from gaitsim.sim.trace import Trace
 ON_BW = 0.05
 OFF_BW = 0.02
 MIN_PHASE_S = 0.05
+#: Shortest time off the ground that counts as a swing (s); shorter lifts are bridged.
+MIN_SWING_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -80,19 +86,22 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(step == 1), np.flatnonzero(step == -1)
 
 
-def reject_short_phases(mask: np.ndarray, time_s: np.ndarray, min_s: float) -> np.ndarray:
-    """Contact state with flights, then contacts, shorter than ``min_s`` (s) removed.
+def reject_short_phases(
+    mask: np.ndarray, time_s: np.ndarray, min_s: float, min_gap_s: float | None = None
+) -> np.ndarray:
+    """Contact state with flights shorter than ``min_gap_s`` (default ``min_s``), then
+    contacts shorter than ``min_s`` (s), removed.
 
-    Short gaps are bridged first (a bouncing heel is one contact), then short isolated
-    contacts are dropped (a scuff is not a step). Truncated contacts at either end are kept,
-    since their true duration is unknown.
+    Short gaps are bridged first (a bouncing heel, or a toe lifted and dragged, is one
+    contact), then short isolated contacts are dropped (a scuff is not a step). Truncated
+    contacts at either end are kept, since their true duration is unknown.
     """
     starts, ends = _runs(mask)
     n = mask.size
     if starts.size == 0:
         return np.zeros(n, dtype=bool)
     gap_s = time_s[starts[1:]] - time_s[ends[:-1]]
-    keep_gap = gap_s >= min_s
+    keep_gap = gap_s >= (min_s if min_gap_s is None else min_gap_s)
     starts = np.concatenate([starts[:1], starts[1:][keep_gap]])
     ends = np.concatenate([ends[:-1][keep_gap], ends[-1:]])
     truncated = (starts == 0) | (ends == n)
@@ -110,10 +119,12 @@ def side_events(
     on_n: float,
     off_n: float,
     min_phase_s: float = MIN_PHASE_S,
+    min_swing_s: float = MIN_SWING_S,
 ) -> SideEvents:
     """Heel strikes and toe-offs of one foot from its vertical force (N); see module docstring."""
     time_s = np.asarray(time_s, dtype=float)
-    loaded = reject_short_phases(hysteresis_contact(force_n, on_n, off_n), time_s, min_phase_s)
+    contact = hysteresis_contact(force_n, on_n, off_n)
+    loaded = reject_short_phases(contact, time_s, min_phase_s, min_swing_s)
     starts, ends = _runs(loaded)
     hs = starts[starts > 0]
     to = ends[ends < loaded.size]
@@ -125,6 +136,7 @@ def detect_events(
     on_bw: float = ON_BW,
     off_bw: float = OFF_BW,
     min_phase_s: float = MIN_PHASE_S,
+    min_swing_s: float = MIN_SWING_S,
 ) -> dict[str, SideEvents]:
     """Gait events per side (``"left"``, ``"right"``) from ``grf_{side}_n[:, 2]``.
 
@@ -137,7 +149,9 @@ def detect_events(
     for side in SIDES:
         name = grf_channel(side)
         force = trace[name][:, 2] if name in trace else np.zeros(time_s.size)
-        events[side] = side_events(force, time_s, on_bw * bw_n, off_bw * bw_n, min_phase_s)
+        events[side] = side_events(
+            force, time_s, on_bw * bw_n, off_bw * bw_n, min_phase_s, min_swing_s
+        )
     return events
 
 

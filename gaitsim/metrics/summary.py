@@ -46,6 +46,7 @@ from gaitsim.constants import SIDES, angle_channel, grf_channel, heel_channel, t
 from gaitsim.metrics._stats import finite_max, finite_mean, finite_min, optional
 from gaitsim.metrics.events import (
     MIN_PHASE_S,
+    MIN_SWING_S,
     OFF_BW,
     ON_BW,
     SideEvents,
@@ -251,6 +252,7 @@ def summarize(
     off_bw: float = OFF_BW,
     min_phase_s: float = MIN_PHASE_S,
     transient_s: float | None = None,
+    min_swing_s: float = MIN_SWING_S,
 ) -> GaitSummary:
     """All gait metrics of a trace (event thresholds as in :func:`detect_events`).
 
@@ -266,7 +268,9 @@ def summarize(
     heel_x = {side: _x(trace, heel_channel(side)) for side in SIDES}
     if transient_s is None:
         transient_s = float(trace.meta.get("transient_s", 0.0))
-    events = steady_state(detect_events(trace, on_bw, off_bw, min_phase_s), transient_s)
+    events = steady_state(
+        detect_events(trace, on_bw, off_bw, min_phase_s, min_swing_s), transient_s
+    )
     strides, steps = {}, {}
     for side in SIDES:
         ev, other = events[side], events[_other(side)]

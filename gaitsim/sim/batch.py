@@ -17,6 +17,8 @@ import numpy as np
 from gaitsim import constants as C
 from gaitsim.control.interface import Controller
 from gaitsim.control.loop import compile_for_batch
+from gaitsim.metrics.events import MIN_SWING_S
+from gaitsim.metrics.events import OFF_BW as UNLOADED_BW
 from gaitsim.model import BuiltModel
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
 from gaitsim.sim.initial import FallLimits, settle_activation
@@ -26,11 +28,6 @@ G = 9.81
 #: Vertical ground reaction above this many body weights counts as a spike (SCONE's
 #: MeasureGait10Grf15 penalises GRF > 1.5 BW).
 GRF_SPIKE_BW = 1.5
-#: A foot is unloaded (in swing) below this vertical GRF, in body weights: the toe-off
-#: threshold of gaitsim.metrics.events (OFF_BW).
-UNLOADED_BW = 0.02
-#: Shortest unloaded stretch that counts as a swing (s); normal swing lasts ~0.4 s.
-MIN_SWING_S = 0.1
 #: Joint angles closer than this to a joint's range limit count as limit loading (rad).
 LIMIT_MARGIN_RAD = 0.05
 
