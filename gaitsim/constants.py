@@ -6,6 +6,10 @@ hip flexion +, knee flexion +, ankle dorsiflexion +, trunk/pelvis forward pitch 
 
 from __future__ import annotations
 
+#: Standard gravity (m/s²): the model's (assets/models/human_sagittal.xml, MuJoCo's default),
+#: used for body weight and the inverted-pendulum frequency.
+G_M_S2 = 9.81
+
 SIDES: tuple[str, ...] = ("left", "right")
 JOINTS: tuple[str, ...] = ("hip", "knee", "ankle")
 

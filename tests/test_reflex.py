@@ -198,6 +198,23 @@ def test_batch_rollout_reproduces_the_single_simulation():
     assert result.distance_m[0] == pytest.approx(x[-1] - x[0], abs=0.02)
 
 
+def test_a_member_that_blows_up_ends_and_the_others_walk_on(capfd):
+    """MuJoCo resets a blown-up member itself; its warning ends it, as in ``simulate``."""
+    sc = spec.from_dict({"controller": {"kind": "reflex", "parameters": "healthy.json"}})
+    built = build_model(sc.patient, sc.course, sc.run.physics_step_s)
+    gains, initial, _ = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))
+    q, v = gait_state(
+        built.model, body_index(built.model), mapping_from_vector(rc.INITIAL_STATE, initial)
+    )
+    qvel = np.tile(v, (2, 1))
+    qvel[1, 0] = np.inf
+    ctrls = [rc.reflex_controller(sc.patient, gains, sc.controller.rate_hz)] * 2
+    result = rollout(built, ctrls, np.tile(q, (2, 1)), qvel, 1.0)
+    assert result.fell.tolist() == [False, True]
+    assert result.alive_s[1] < 0.01 and result.alive_s[0] == pytest.approx(1.0)
+    assert "WARNING" not in capfd.readouterr().out  # kept off stdout (--json stays clean)
+
+
 def test_a_mirrored_parameter_file_walks_the_mirror_image(tmp_path):
     """Right-sided patients use the left-sided tuning with left and right exchanged."""
     gains, initial = rc.nominal_parameters()

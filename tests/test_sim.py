@@ -93,6 +93,22 @@ def test_a_failing_controller_ends_the_run_with_a_reason():
     assert "boom" in trace.meta["termination"]["detail"]
 
 
+def test_a_controller_failing_before_the_first_step_ends_the_run_at_zero(monkeypatch):
+    """The reflex patient's muscles are pre-activated by its controller before the run: a
+    failure there ends the run as a controller error, not as a completed run."""
+
+    def broken(*args):
+        raise RuntimeError("boom at the start")
+
+    monkeypatch.setattr("gaitsim.sim.simulation.settle_activation", broken)
+    sc = _scenario(
+        controller={"kind": "reflex", "parameters": "healthy.json"}, run={"duration_s": 0.2}
+    )
+    end = simulate(sc).meta["termination"]
+    assert (end["reason"], end["time_s"]) == ("controller_error", 0.0)
+    assert "boom at the start" in end["detail"]
+
+
 def test_controller_runs_at_its_own_rate_and_sees_delayed_measurements():
     calls = []
 

@@ -26,6 +26,11 @@ from gaitsim.sim.sensing import PATIENT_LAYOUT, unpack
 Layout = tuple[tuple[str, int], ...]
 
 
+def steps_per_tick(rate_hz: float, dt: float) -> int:
+    """Physics steps of ``dt`` (s) between two ticks of a ``rate_hz`` loop (at least one)."""
+    return max(1, round(1.0 / (rate_hz * dt)))
+
+
 def synchronous_dispatch() -> None:
     """Run jitted CPU calls on the caller's thread.
 

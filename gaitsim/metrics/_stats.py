@@ -7,9 +7,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-#: Standard gravity (m/s²), used for body weight and the inverted-pendulum frequency.
-G_M_S2 = 9.81
-
 
 def finite(values: Iterable[float] | np.ndarray) -> np.ndarray:
     """The finite entries of ``values`` as a 1-D float array."""

@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gaitsim.constants import SIDES, grf_channel
-from gaitsim.metrics._stats import G_M_S2
+from gaitsim.constants import G_M_S2, SIDES, grf_channel
 from gaitsim.sim.trace import Trace
 
 #: Default hysteresis thresholds (fraction of body weight) and minimum phase duration (s).

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from gaitsim.metrics._stats import G_M_S2
+from gaitsim.constants import G_M_S2
 
 
 def extrapolated_com_m(

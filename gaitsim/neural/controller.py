@@ -32,7 +32,6 @@ from gaitsim.neural.parameters import (
 from gaitsim.spec import Patient
 
 FORMAT = "gaitsim-reflex/1"
-G = 9.81
 
 _DEG = np.pi / 180
 #: The initial state a gait starts from: forward speed, trunk pitch and leg joint angles
@@ -140,7 +139,7 @@ def patient_params(patient: Patient, reflex_lr: np.ndarray, rate_hz: float) -> d
         "reflex": jnp.asarray(reflex_lr, jnp.float32),
         "muscle": jnp.asarray([fmax, fibre, gain, threshold], jnp.float32),
         "drive": jnp.asarray(drive, jnp.float32),
-        "body_weight_n": jnp.asarray(patient.mass_kg * G, jnp.float32),
+        "body_weight_n": jnp.asarray(patient.mass_kg * C.G_M_S2, jnp.float32),
         "ticks": jnp.asarray(reflex.delay_ticks(rate_hz, scale), jnp.int32),
     }
 

@@ -1,4 +1,5 @@
-"""Placeholder patient controllers until the reflex controller lands: constant excitation.
+"""The simplest patient controllers, constant excitation (tests, passive drops, a simply
+activated body); the walking patient uses the reflex controller.
 
 ``passive`` holds every muscle at the minimum excitation (0.01, the pre-stimulation of Geyer &
 Herr 2010); ``constant`` at a chosen level, a simply activated body that co-contracts.
@@ -11,9 +12,8 @@ from typing import Any
 import jax.numpy as jnp
 
 from gaitsim.control.interface import Controller
+from gaitsim.neural.reflex import PRE_STIMULATION as MIN_EXCITATION
 from gaitsim.spec import Controller as ControllerSpec
-
-MIN_EXCITATION = 0.01  # Geyer & Herr 2010 pre-stimulation; MuJoCo ctrlrange lower bound
 
 
 def _init(params: Any, spec: Any) -> jnp.ndarray:

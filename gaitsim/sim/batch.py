@@ -16,15 +16,14 @@ import numpy as np
 
 from gaitsim import constants as C
 from gaitsim.control.interface import Controller
-from gaitsim.control.loop import compile_for_batch
+from gaitsim.control.loop import compile_for_batch, steps_per_tick
 from gaitsim.metrics.events import MIN_SWING_S
 from gaitsim.metrics.events import OFF_BW as UNLOADED_BW
 from gaitsim.model import BuiltModel
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
-from gaitsim.sim.initial import FallLimits, settle_activation
+from gaitsim.sim.initial import FallLimits, quiet_mujoco_warnings, settle_activation
 from gaitsim.sim.sensing import body_index, measure
 
-G = 9.81
 #: Vertical ground reaction above this many body weights counts as a spike (SCONE's
 #: MeasureGait10Grf15 penalises GRF > 1.5 BW).
 GRF_SPIKE_BW = 1.5
@@ -37,9 +36,9 @@ class RolloutResult:
     """Per member (shape (N,)): what happened over the rollout."""
 
     alive_s: np.ndarray  # time survived (s); = duration for members that did not fall
-    fell: np.ndarray  # bool
+    fell: np.ndarray  # bool: fell, or blew up (a MuJoCo warning)
     distance_m: np.ndarray  # pelvis forward displacement
-    speed_m_s: np.ndarray  # mean forward speed over the second half survived
+    speed_m_s: np.ndarray  # mean forward speed: over the second half, or the whole run if fallen
     effort: np.ndarray  # integral of mean cubed activation over time (s)
     limit_penalty: np.ndarray  # integral of squared joint-limit intrusion (rad^2 s)
     grf_spike: np.ndarray  # integral of vertical GRF above 1.5 BW (BW s)
@@ -61,7 +60,34 @@ def rollout(
     fall_pitch_rad: float = 1.0,
     nthread: int = 2,
 ) -> RolloutResult:
-    """Run N members (one controller each, same structure) from (N, nq)/(N, nv) states."""
+    """Run N members (one controller each, same structure) from (N, nq)/(N, nv) states.
+
+    A member ends when it falls or MuJoCo warns for it (the end criteria of
+    :mod:`gaitsim.sim.initial`, as in ``simulate``); MuJoCo's warning text is kept off stdout.
+    """
+    with quiet_mujoco_warnings():
+        return _rollout(
+            built,
+            controllers,
+            qpos0,
+            qvel0,
+            duration_s,
+            fall_height_fraction,
+            fall_pitch_rad,
+            nthread,
+        )
+
+
+def _rollout(
+    built: BuiltModel,
+    controllers: list[Controller],
+    qpos0: np.ndarray,
+    qvel0: np.ndarray,
+    duration_s: float,
+    fall_height_fraction: float,
+    fall_pitch_rad: float,
+    nthread: int,
+) -> RolloutResult:
     model, n = built.model, len(controllers)
     index = body_index(model)
     flat_params, flat_state, step = compile_for_batch(controllers, None)
@@ -87,13 +113,13 @@ def rollout(
     settle_activation(batch.forward, excitation_now, act)
 
     dt = model.opt.timestep
-    nstep = max(1, round(1.0 / (controllers[0].rate_hz * dt)))
+    nstep = steps_per_tick(controllers[0].rate_hz, dt)
     tick = nstep * dt
     n_ticks = max(1, round(duration_s / tick))
     lo, hi = model.jnt_range[
         [model.joint(C.joint_name(j, s)).id for s in C.SIDES for j in C.JOINTS]
     ].T
-    bw = built.mass_kg * G
+    bw = built.mass_kg * C.G_M_S2
 
     alive = np.ones(n, bool)
     alive_s = np.zeros(n)
@@ -127,7 +153,8 @@ def rollout(
         alive_s[a] += tick
         if k + 1 == n_ticks // 2:  # after n_ticks // 2 ticks: the start of the second half
             half_x = qpos[:, x_q].copy()
-        alive &= ~(limits.fallen(qpos) | ~np.isfinite(qpos).all(axis=1))
+        # MuJoCo resets a blown-up member itself: its warning count is the record
+        alive &= ~(limits.fallen(qpos) | (batch.warning[:, :, 1] > 0).any(axis=1))
         if not alive.any():
             break
     x_end = np.where(np.isfinite(qpos[:, x_q]), qpos[:, x_q], x0)

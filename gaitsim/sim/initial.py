@@ -1,9 +1,11 @@
 """Initial states (standing, or a gait posture with forward speed placed on the ground) and the
-fall criterion every run, single or batched, ends on."""
+end criteria every run, single or batched, shares: a fall, or any MuJoCo warning (MuJoCo resets
+a blown-up state itself, so its warning counters are the record of the blow-up)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,22 @@ class FallLimits:
         return (self.height_m(qpos) < self.min_pelvis_z_m) | (
             np.abs(qpos[..., self.pitch_qpos]) > self.max_pitch_rad
         )
+
+
+@contextmanager
+def quiet_mujoco_warnings() -> Iterator[list[str]]:
+    """Collect MuJoCo's printed warnings instead of writing them to stdout (keeps --json clean).
+
+    The warning counters in MjData (``warning[i].number``; a batch's ``warning[..., 1]``) still
+    record them, and every run ends on them.
+    """
+    texts: list[str] = []
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(lambda msg: texts.append(str(msg).strip()))
+    try:
+        yield texts
+    finally:
+        mujoco.set_mju_user_warning(previous)
 
 
 #: Height of the lowest contact sphere above the ground at the start (m). Slightly negative:

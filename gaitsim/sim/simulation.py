@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import platform
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +19,16 @@ import numpy as np
 
 import gaitsim
 from gaitsim.control.interface import Controller
-from gaitsim.control.loop import compile_for_loop
+from gaitsim.control.loop import compile_for_loop, steps_per_tick
 from gaitsim.model import BuiltModel, build_model
 from gaitsim.neural import patient_controller
-from gaitsim.sim.initial import FallLimits, gait_state, perturbed, settle_activation
+from gaitsim.sim.initial import (
+    FallLimits,
+    gait_state,
+    perturbed,
+    quiet_mujoco_warnings,
+    settle_activation,
+)
 from gaitsim.sim.record import Recorder
 from gaitsim.sim.sensing import body_index, measure
 from gaitsim.sim.trace import Event, Trace
@@ -47,21 +52,6 @@ _INSTABILITY_WARNINGS = {
 }
 
 
-@contextmanager
-def _quiet_mujoco_warnings() -> Iterator[list[str]]:
-    """Collect MuJoCo's printed warnings instead of writing them to stdout (keeps --json clean).
-
-    The warning counters in MjData still record them; the text goes into the termination detail.
-    """
-    texts: list[str] = []
-    previous = mujoco.get_mju_user_warning()
-    mujoco.set_mju_user_warning(lambda msg: texts.append(str(msg).strip()))
-    try:
-        yield texts
-    finally:
-        mujoco.set_mju_user_warning(previous)
-
-
 @dataclass(frozen=True)
 class Push:
     """An external force on the pelvis (world frame, N) from ``time_s`` for ``duration_s``:
@@ -74,9 +64,15 @@ class Push:
 
 @dataclass(frozen=True)
 class Termination:
+    """Why and when a run ended; ``reason`` is one of :data:`REASONS`."""
+
     reason: str
     time_s: float
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.reason not in REASONS:
+            raise ValueError(f"reason = {self.reason!r}: allowed: {', '.join(REASONS)}")
 
 
 def _check_state(data: mujoco.MjData, limits: FallLimits) -> Termination | None:
@@ -124,10 +120,6 @@ def _apply_pushes(data: mujoco.MjData, body: int, pushes: tuple[Push, ...]) -> N
     data.xfrc_applied[body, :3] = force
 
 
-def _every(rate_hz: float, dt: float) -> int:
-    return max(1, round(1.0 / (rate_hz * dt)))
-
-
 def simulate(
     scenario: Scenario,
     seed: int | None = None,
@@ -141,7 +133,7 @@ def simulate(
     ``pushes`` apply external forces to the pelvis (perturbation tests); nothing else ever
     acts on the body but gravity, the ground and its muscles.
     """
-    with _quiet_mujoco_warnings() as warning_texts:
+    with quiet_mujoco_warnings() as warning_texts:
         trace = _simulate(scenario, seed, built, controller, progress, tuple(pushes))
     if warning_texts:
         meta = dict(trace.meta)
@@ -169,7 +161,7 @@ def _simulate(
         controller, initial = patient_controller(scenario, model.nu)
     loop = compile_for_loop(controller, scenario)
     data = mujoco.MjData(model)
-    failed: Termination | None = None
+    end: Termination | None = None
     if initial is None:
         data.qpos[:] = built.stand_qpos
     else:
@@ -182,27 +174,26 @@ def _simulate(
                 data.act,
             )
         except Exception as exc:  # a controller bug ends the run, never the caller
-            failed = Termination("controller_error", 0.0, f"{type(exc).__name__}: {exc}")
+            end = Termination("controller_error", 0.0, f"{type(exc).__name__}: {exc}")
     mujoco.mj_forward(model, data)
     limits = FallLimits.of(built, index, run.fall_pelvis_height_fraction, run.fall_trunk_pitch_rad)
 
     dt = model.opt.timestep
     n_steps = max(1, round(run.duration_s / dt))
-    control_every = _every(loop.rate_hz, dt)
-    record_every = _every(run.record_rate_hz, dt)
-    check_every = _every(CHECK_RATE_HZ, dt)
+    control_every = steps_per_tick(loop.rate_hz, dt)
+    record_every = steps_per_tick(run.record_rate_hz, dt)
+    check_every = steps_per_tick(CHECK_RATE_HZ, dt)
     recorder = Recorder(model, index, n_steps // record_every + 2)
     sensor = _Sensor(
         round(scenario.controller.sensor_delay_s / dt), scenario.controller.sensor_noise_std, rng
     )
     state = loop.state0
-    end: Termination | None = failed
     progress_every = max(1, n_steps // 100)
 
     # Python visits the loop once per tick, the greatest step count dividing every rate (one
     # step when measurements are delayed); MuJoCo runs the steps in between in one call.
     tick = 1 if sensor.delayed else math.gcd(control_every, record_every, check_every)
-    for i in range(0, 0 if failed else n_steps, tick):
+    for i in range(0, n_steps if end is None else 0, tick):  # no steps after a failed start
         control_tick, record_tick = i % control_every == 0, i % record_every == 0
         sense_tick = control_tick or sensor.delayed
         if sense_tick or record_tick or i % check_every == 0:
@@ -232,10 +223,7 @@ def _simulate(
         mujoco.mj_step(model, data, nstep=min(tick, n_steps - i))
         if progress is not None and i % progress_every < tick:
             progress(i / n_steps)
-    else:
-        end = _check_state(data, limits)
-    if end is None:
-        end = Termination("completed", data.time)
+    end = end or _check_state(data, limits) or Termination("completed", data.time)
     if end.reason != "numerical_instability":  # a blown-up state is not worth keeping
         mujoco.mj_forward(model, data)
         recorder.record(data)  # the final state
@@ -247,13 +235,20 @@ def _simulate(
         for p in pushes
         if p.time_s <= end.time_s
     ) + (Event(end.time_s, end.reason, {"detail": end.detail}),)
-    meta = _meta(scenario, seed, built, end)
+    meta = _meta(scenario, seed, built, end, dt, record_every * dt)
     # a run started in a gait state has a start transient the gait metrics leave out
     meta["transient_s"] = 0.0 if initial is None else GAIT_START_TRANSIENT_S
     return Trace(time_s, channels, events, meta)
 
 
-def _meta(scenario: Scenario, seed: int, built: BuiltModel, end: Termination) -> dict[str, Any]:
+def _meta(
+    scenario: Scenario,
+    seed: int,
+    built: BuiltModel,
+    end: Termination,
+    physics_step_s: float,
+    record_step_s: float,
+) -> dict[str, Any]:
     return {
         "scenario": to_dict(scenario),
         "scenario_name": scenario.name,
@@ -264,9 +259,8 @@ def _meta(scenario: Scenario, seed: int, built: BuiltModel, end: Termination) ->
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        "physics_step_s": scenario.run.physics_step_s,
-        "record_step_s": _every(scenario.run.record_rate_hz, scenario.run.physics_step_s)
-        * scenario.run.physics_step_s,
+        "physics_step_s": physics_step_s,
+        "record_step_s": record_step_s,
         "body": {
             "mass_kg": built.mass_kg,
             "height_m": built.height_m,
