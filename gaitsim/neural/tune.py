@@ -49,7 +49,7 @@ from gaitsim.neural import controller as rc
 from gaitsim.neural import reflex
 from gaitsim.neural.parameters import from_unit, mapping_from_vector, to_unit
 from gaitsim.sim.batch import RolloutResult, rollout
-from gaitsim.sim.initial import gait_state
+from gaitsim.sim.initial import gait_state, perturbed
 from gaitsim.sim.sensing import body_index
 from gaitsim.spec import Scenario
 
@@ -157,14 +157,12 @@ def evaluate(
     index = body_index(built.model)
     k = config.perturbed_starts + 1
     rng = np.random.default_rng([config.seed, generation])
-    scale = np.array(
-        [
-            config.speed_noise_m_s if p.unit == "m/s" else config.angle_noise_rad
-            for p in rc.INITIAL_STATE
-        ]
-    )
-    offsets = [np.zeros_like(scale)] + [
-        scale * rng.standard_normal(len(scale)) for _ in range(config.perturbed_starts)
+    zero = {p.name: 0.0 for p in rc.INITIAL_STATE}
+    offsets = [np.zeros(len(zero))] + [
+        np.array(
+            list(perturbed(zero, config.angle_noise_rad, config.speed_noise_m_s, rng).values())
+        )
+        for _ in range(config.perturbed_starts)
     ]
     runs = [(g, i + off) for g, i in candidates for off in offsets]
     rate = scenario.controller.rate_hz
@@ -337,23 +335,22 @@ def tune_curriculum(
         done = stage_dir / "done"
         if resume and done.exists() and not final:  # the last stage may run on
             summaries.append(json.loads(done.read_text()))
-            reflex_lr, initial, _ = rc.load_parameter_file(stage_out)
-            start = (reflex_lr, initial)
-            continue
-        patient = toward_healthy(scenario.patient, k / stages)
-        stage = scenario.model_copy(
-            update={
-                "patient": patient,
-                "name": scenario.name if final else f"{scenario.name}@{k}/{stages}",
-            }
-        )
-        stage_config = (
-            config if final else dataclasses.replace(config, stop_walking_after=stage_generations)
-        )
-        report = None if on_generation is None else functools.partial(on_generation, k)
-        summary = tune(stage, stage_config, start, stage_out, stage_dir, resume, report)
-        summaries.append({"stage": k, **summary})
-        done.write_text(json.dumps(summaries[-1]) + "\n")
+        else:
+            stage = scenario.model_copy(
+                update={
+                    "patient": toward_healthy(scenario.patient, k / stages),
+                    "name": scenario.name if final else f"{scenario.name}@{k}/{stages}",
+                }
+            )
+            stage_config = (
+                config
+                if final
+                else dataclasses.replace(config, stop_walking_after=stage_generations)
+            )
+            report = None if on_generation is None else functools.partial(on_generation, k)
+            summary = tune(stage, stage_config, start, stage_out, stage_dir, resume, report)
+            summaries.append({"stage": k, **summary})
+            done.write_text(json.dumps(summaries[-1]) + "\n")
         reflex_lr, initial, _ = rc.load_parameter_file(stage_out)
         start = (reflex_lr, initial)
     return {
