@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
 from gaitsim import catalogue
+from gaitsim._io import write_text
 from gaitsim.spec import Scenario, ScenarioError
 
 
@@ -51,18 +51,6 @@ def _check_out_dir(out_dir: Path) -> None:
         ancestor = ancestor.parent
     if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
         raise BadInput(f"--out {out_dir}: cannot create it inside {ancestor}")
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for others to read too
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _simulate(spec: Scenario, seed: int | None, show_progress: bool) -> Any:
@@ -160,7 +148,7 @@ def run_cmd(scenario: str, seed: int | None, out_dir: Path | None, as_json: bool
     files = {} if out_dir is None else _write_outputs(spec, trace, summary, out_dir)
     result = run_result(spec, trace, summary, files.get("trace"))
     if "summary" in files:
-        _write_text_atomic(files["summary"], json.dumps(result, indent=2) + "\n")
+        write_text(files["summary"], json.dumps(result, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -199,7 +187,7 @@ def _write_outputs(spec: Scenario, trace: Any, summary: Any, out_dir: Path) -> d
     if "report" in outputs:
         files["report"] = out_dir / "report.md"
         listed = {k: v.name for k, v in files.items() if k != "report"}
-        _write_text_atomic(files["report"], markdown_report(trace, summary, listed))
+        write_text(files["report"], markdown_report(trace, summary, listed))
     return files
 
 
@@ -428,7 +416,7 @@ def model_cmd(scenario: str, xml_path: Path) -> None:
         raise BadInput(f"--xml {xml_path}: is a directory")
     built = build_model(spec.patient, spec.course, spec.run.physics_step_s)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_text_atomic(xml_path, built.xml)
+    write_text(xml_path, built.xml)
     click.echo(
         f"wrote {xml_path} ({built.model.nbody - 1} bodies, {built.model.nu} muscles, "
         f"{built.mass_kg:.1f} kg)",

@@ -32,7 +32,6 @@ import csv
 import dataclasses
 import functools
 import json
-import os
 import pickle
 import time
 import warnings
@@ -43,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from gaitsim._io import atomic_path
 from gaitsim.model import build_model
 from gaitsim.model.impairment import toward_healthy
 from gaitsim.neural import controller as rc
@@ -375,9 +375,8 @@ _RESUME_KEYS = (
 
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Pickle the optimiser's state atomically (resuming only; never a parameter file)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(payload))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(pickle.dumps(payload))
 
 
 def _load_checkpoint(path: Path, config: TuneConfig) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import importlib
 import math
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ import mujoco
 import numpy as np
 
 from gaitsim import constants as C
+from gaitsim._io import atomic_path
 from gaitsim.sim.trace import Trace
 
 #: Camera distance per metre of body height (3.5 m for a 1.75 m person).
@@ -110,41 +110,35 @@ def render_trace(
     n_played = len(times) - max(1, round(END_HOLD_S * fps))
 
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=".video-", suffix=".mp4")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with _offscreen(model, width, height) as draw, warnings.catch_warnings():
-            # imageio starts ffmpeg with subprocess (fork then exec in C, no Python runs in the
-            # child); JAX, when imported, warns about any fork. Not a hazard here.
-            warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called")
-            writer = writer_mod.get_writer(
-                tmp,
-                format="FFMPEG",
-                fps=fps,
-                codec="libx264",
-                quality=7,
-                pixelformat="yuv420p",
-                macro_block_size=1,
-            )
-            try:
-                for k, (t, i) in enumerate(zip(times, samples, strict=True)):
-                    poses.pose(data, int(i))
-                    lines = [("time", f"{t:.2f} s")]
-                    if slow_motion != 1.0:
-                        lines.append(("speed", f"{1.0 / slow_motion:.2g}x"))
-                    if k >= n_played and termination:
-                        short = height < _COMPACT_HUD_PX
-                        lines.append(("end", _termination_text(termination, short)))
-                    writer.append_data(draw(data, height_m, lines))
-            finally:
-                writer.close()
-        os.chmod(tmp, 0o644)  # temp files are 0600; a video is for others to watch
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with (
+        atomic_path(out_path, suffix=".mp4") as tmp,
+        _offscreen(model, width, height) as draw,
+        warnings.catch_warnings(),
+    ):
+        # imageio starts ffmpeg with subprocess (fork then exec in C, no Python runs in the
+        # child); JAX, when imported, warns about any fork. Not a hazard here.
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called")
+        writer = writer_mod.get_writer(
+            tmp,
+            format="FFMPEG",
+            fps=fps,
+            codec="libx264",
+            quality=7,
+            pixelformat="yuv420p",
+            macro_block_size=1,
+        )
+        try:
+            for k, (t, i) in enumerate(zip(times, samples, strict=True)):
+                poses.pose(data, int(i))
+                lines = [("time", f"{t:.2f} s")]
+                if slow_motion != 1.0:
+                    lines.append(("speed", f"{1.0 / slow_motion:.2g}x"))
+                if k >= n_played and termination:
+                    short = height < _COMPACT_HUD_PX
+                    lines.append(("end", _termination_text(termination, short)))
+                writer.append_data(draw(data, height_m, lines))
+        finally:
+            writer.close()
     return out_path
 
 

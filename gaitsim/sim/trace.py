@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from gaitsim._io import atomic_path
 
 _CHANNEL_PREFIX = "ch:"
 _FORMAT = "gaitsim-trace/1"
@@ -103,16 +104,8 @@ class Trace:
         arrays: dict[str, Any] = {"time_s": np.asarray(self.time_s)}
         arrays.update({_CHANNEL_PREFIX + k: np.asarray(v) for k, v in self.channels.items()})
         arrays["meta_json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".trace-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a trace is for others to read too
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez_compressed(tmp, **arrays)
         return path
 
     @classmethod
