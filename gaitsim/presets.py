@@ -86,12 +86,14 @@ def _incomplete_sci() -> dict[str, Any]:
     }
 
 
-_SIDED_FIELDS = (
+#: The patient fields keyed by side (``gaitsim.spec.Patient``), exchanged by :func:`mirror`.
+SIDED_FIELDS = (
     "strength",
     "spasticity",
     "contracture",
     "passive_stiffness_nm_rad",
     "descending_drive",
+    "neural_delay_scale",
 )
 
 
@@ -99,10 +101,11 @@ def mirror(patient: dict[str, Any]) -> dict[str, Any]:
     """The same patient with left and right exchanged."""
     swap = {"left": "right", "right": "left"}
     out = dict(patient)
-    for key in _SIDED_FIELDS:
+    for key in SIDED_FIELDS:
         if key in out:
             out[key] = {swap[s]: v for s, v in out[key].items()}
-    out["paretic_side"] = swap.get(out.get("paretic_side", "none"), out.get("paretic_side"))
+    side = out.get("paretic_side", "none")
+    out["paretic_side"] = swap.get(side, side)
     return out
 
 

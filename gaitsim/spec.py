@@ -78,7 +78,7 @@ class Contracture(_Frozen):
 
 
 class Patient(_Frozen):
-    """The person: size, condition and impairment. Per-side maps default to healthy (absent = 1)."""
+    """The person: size, condition and impairment. Per-side maps default to healthy (an absent entry is no impairment)."""
 
     preset: str | None = None
     height_m: Annotated[float, Field(ge=1.2, le=2.2)] = 1.75

@@ -10,13 +10,14 @@ message must contain::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from gaitsim import catalogue, spec
 from gaitsim.constants import MUSCLES
-from gaitsim.presets import PRESETS, preset_dict
+from gaitsim.presets import PRESETS, SIDED_FIELDS, mirror, preset_dict
 from gaitsim.spec import Patient, Scenario, ScenarioError
 
 BAD_DIR = Path(__file__).parent / "data" / "bad"
@@ -103,6 +104,24 @@ def test_right_presets_mirror_left(level: str) -> None:
         assert left.contracture_of(m, "left") == right.contracture_of(m, "right")
     for joint in ("hip", "knee", "ankle"):
         assert left.extra_stiffness_of(joint, "left") == right.extra_stiffness_of(joint, "right")
+
+
+def test_mirror_exchanges_every_per_side_field() -> None:
+    """Every mapping field of Patient is keyed by side, and mirroring moves all of them."""
+    mapping_fields = {n for n in Patient.model_fields if isinstance(getattr(Patient(), n), Mapping)}
+    assert set(SIDED_FIELDS) == mapping_fields
+    left = Patient.model_validate(
+        {
+            "condition": "hemiparetic",
+            "paretic_side": "left",
+            "neural_delay_scale": {"left": 1.5},
+            "descending_drive": {"left": 0.6},
+        }
+    )
+    right = Patient.model_validate(mirror(left.model_dump()))
+    assert (right.delay_scale_of("right"), right.delay_scale_of("left")) == (1.5, 1.0)
+    assert right.drive_of("right") == 0.6 and right.paretic_side == "right"
+    assert Patient.model_validate(mirror({"condition": "healthy"})).paretic_side == "none"
 
 
 def test_presets_get_worse_with_level() -> None:
