@@ -78,7 +78,10 @@ class Contracture(_Frozen):
 
 
 class Patient(_Frozen):
-    """The person: size, condition and impairment. Per-side maps default to healthy (an absent entry is no impairment)."""
+    """The person: size, condition and impairment.
+
+    Per-side maps default to healthy: an absent entry is no impairment.
+    """
 
     preset: str | None = None
     height_m: Annotated[float, Field(ge=1.2, le=2.2)] = 1.75
