@@ -86,3 +86,19 @@ def test_no_gl_is_a_clear_error_and_leaves_no_file(trace: Trace, tmp_path, monke
 def test_bad_size_is_rejected(trace: Trace, tmp_path) -> None:
     with pytest.raises(ValueError, match="even"):
         render_trace(trace, tmp_path / "run.mp4", width=161, height=96)
+
+
+def test_a_trace_renders_after_its_controller_file_is_gone(tmp_path) -> None:
+    """Rendering rebuilds the body and course only: a trace made with a parameter file that
+    exists only where it was made (another machine, a deleted tuning run) still renders."""
+    from gaitsim.neural import controller as rc
+
+    params = rc.save_parameter_file(tmp_path / "mine.json", *rc.nominal_parameters())
+    sc = {"controller": {"kind": "reflex", "parameters": str(params)}, "run": {"duration_s": 0.2}}
+    made = simulate(spec.from_dict(sc))
+    params.unlink()
+    try:
+        out = render_trace(made, tmp_path / "v.mp4", fps=10, width=96, height=64)
+    except RenderUnavailable as exc:
+        pytest.skip(f"rendering unavailable here: {exc}")
+    assert out.stat().st_size > 0

@@ -176,13 +176,19 @@ def _imageio() -> Any:
 def _model_for(trace: Trace, width: int, height: int) -> tuple[mujoco.MjModel, float]:
     """The trace's model, rebuilt from its stored scenario, with cheap visuals for rendering."""
     from gaitsim.model import build_model
-    from gaitsim.spec import Scenario
+    from gaitsim.spec import Course, Patient
 
-    if "scenario" not in trace.meta:
+    stored = trace.meta.get("scenario")
+    if not isinstance(stored, dict) or not {"patient", "course", "run"} <= stored.keys():
         raise ValueError('trace meta has no "scenario" to rebuild the model from')
-    scenario = Scenario.model_validate(trace.meta["scenario"])
-    physics_step = float(trace.meta.get("physics_step_s", scenario.run.physics_step_s))
-    built = build_model(scenario.patient, scenario.course, physics_step)
+    # only the body and the course are drawn: the rest of the scenario (e.g. a controller
+    # file that only existed where the trace was made) is not needed, nor checked, here
+    patient, course = (
+        Patient.model_validate(stored["patient"]),
+        Course.model_validate(stored["course"]),
+    )
+    physics_step = float(trace.meta.get("physics_step_s", stored["run"]["physics_step_s"]))
+    built = build_model(patient, course, physics_step)
     model = built.model
     vis = model.vis
     vis.global_.offwidth = max(int(vis.global_.offwidth), width)
