@@ -47,6 +47,8 @@ END_HOLD_S = 0.5
 
 # Below this frame height the heads-up text is one short line (values only, no labels).
 _COMPACT_HUD_PX = 200
+#: Frames lower than this use MuJoCo's half-size font.
+_SMALL_FONT_PX = 300
 _DISABLED = ("disable", "disabled", "off", "false", "0")
 _INSTALL_HINT = (
     "set MUJOCO_GL=egl and install EGL with Mesa (Debian: "
@@ -58,6 +60,11 @@ _FLOOR_MARK_RGBA = np.array([0.35, 0.35, 0.35, 1.0], dtype=np.float32)
 
 class RenderUnavailable(RuntimeError):
     """Rendering cannot run here: no OpenGL context or no video writer. The message says why."""
+
+
+def _hold_frames(fps: float) -> int:
+    """Frames that hold the final state at the end of a video."""
+    return max(1, round(END_HOLD_S * fps))
 
 
 def frame_times(trace: Trace, fps: float = 30, slow_motion: float = 1.0) -> np.ndarray:
@@ -74,8 +81,7 @@ def frame_times(trace: Trace, fps: float = 30, slow_motion: float = 1.0) -> np.n
     t0, t1 = float(trace.time_s[0]), float(trace.time_s[-1])
     step = 1.0 / (fps * slow_motion)
     n = int(math.floor((t1 - t0) / step + 1e-9)) + 1
-    n_hold = max(1, round(END_HOLD_S * fps))
-    return np.concatenate([t0 + step * np.arange(n), np.full(n_hold, t1)])
+    return np.concatenate([t0 + step * np.arange(n), np.full(_hold_frames(fps), t1)])
 
 
 def render_trace(
@@ -107,7 +113,7 @@ def render_trace(
     poses = _Poser(model, trace)
     data = mujoco.MjData(model)
     termination = dict(trace.meta.get("termination", {}))
-    n_played = len(times) - max(1, round(END_HOLD_S * fps))
+    n_played = len(times) - _hold_frames(fps)
 
     out_path = Path(out_path)
     with (
@@ -279,7 +285,7 @@ def _offscreen(model: mujoco.MjModel, width: int, height: int) -> Iterator[Any]:
     context = _gl_context(width, height)
     mjr = None
     try:
-        small = height < 300
+        small = height < _SMALL_FONT_PX
         scale = mujoco.mjtFontScale.mjFONTSCALE_50 if small else mujoco.mjtFontScale.mjFONTSCALE_100
         try:
             mjr = mujoco.MjrContext(model, int(scale))
