@@ -31,21 +31,35 @@ def scenario_names() -> list[str]:
     return sorted(p.stem for p in catalogue_dir("scenarios").glob("*.toml"))
 
 
-def resolve_scenario(name_or_path: str) -> Path:
-    """A catalogue scenario name or a path to a TOML file -> the file's path.
+class NotInCatalogue(FileNotFoundError):
+    """A name that is neither a file nor in the catalogue; ``reason`` says what is allowed."""
 
-    A bare name is looked up in the catalogue first, so a folder of the same name in the
-    working directory does not shadow it.
+    def __init__(self, name: str, catalogue: str, allowed: list[str]) -> None:
+        self.reason = (
+            f"no such file and not in {catalogue}/; allowed: {', '.join(allowed) or 'none'}"
+        )
+        super().__init__(f"{name!r}: {self.reason}")
 
-    Raises FileNotFoundError naming the catalogue's scenarios when neither matches.
+
+def resolve(catalogue: str, name_or_path: str, suffix: str) -> Path:
+    """A catalogue entry (``name`` or ``name<suffix>``) or a path to a file -> the file's path.
+
+    A bare name (no ``/``) is looked up in the catalogue first, so a file or folder of the
+    same name in the working directory does not shadow what a scenario means by it.
+
+    Raises :class:`NotInCatalogue` (a FileNotFoundError) when neither matches.
     """
-    candidate = catalogue_dir("scenarios") / f"{name_or_path}.toml"
-    if "/" not in name_or_path and not name_or_path.endswith(".toml") and candidate.is_file():
-        return candidate
+    folder = catalogue_dir(catalogue)
+    if "/" not in name_or_path:
+        for candidate in (folder / f"{name_or_path}{suffix}", folder / name_or_path):
+            if candidate.is_file():
+                return candidate
     path = Path(name_or_path)
     if path.is_file():
         return path
-    raise FileNotFoundError(
-        f"scenario {name_or_path!r}: no such file and not in the catalogue "
-        f"(available: {', '.join(scenario_names())})"
-    )
+    raise NotInCatalogue(name_or_path, catalogue, sorted(p.name for p in folder.glob(f"*{suffix}")))
+
+
+def resolve_scenario(name_or_path: str) -> Path:
+    """A catalogue scenario name or a path to a TOML file -> the file's path (:func:`resolve`)."""
+    return resolve("scenarios", name_or_path, ".toml")

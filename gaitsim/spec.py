@@ -154,12 +154,12 @@ class Controller(_Frozen):
     @field_validator("parameters")
     @classmethod
     def _parameter_file_exists(cls, value: str) -> str:
-        from gaitsim.catalogue import catalogue_dir
+        from gaitsim.catalogue import NotInCatalogue, resolve
 
-        folder = catalogue_dir("controllers")
-        if not (Path(value).is_file() or (folder / value).is_file()):
-            available = ", ".join(sorted(p.name for p in folder.glob("*.json")))
-            raise ValueError(f"no such file and not in controllers/; allowed: {available}")
+        try:
+            resolve("controllers", value, ".json")
+        except NotInCatalogue as exc:
+            raise ValueError(exc.reason) from None
         return value
 
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gaitsim import constants as C
-from gaitsim.catalogue import catalogue_dir
+from gaitsim.catalogue import resolve
 from gaitsim.control.interface import Controller
 from gaitsim.model import muscles as M
 from gaitsim.neural import reflex
@@ -49,18 +49,11 @@ INITIAL_STATE: tuple[Param, ...] = (
 
 
 def resolve_parameter_file(name_or_path: str) -> Path:
-    """A file name in the controllers/ catalogue, or a path."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    candidate = catalogue_dir("controllers") / name_or_path
-    if candidate.is_file():
-        return candidate
-    available = sorted(p.name for p in catalogue_dir("controllers").glob("*.json"))
-    raise ParameterError(
-        f"controller parameters {name_or_path!r}: no such file and not in controllers/ "
-        f"(available: {', '.join(available) or 'none'})"
-    )
+    """A file name in the controllers/ catalogue, or a path (:func:`gaitsim.catalogue.resolve`)."""
+    try:
+        return resolve("controllers", name_or_path, ".json")
+    except FileNotFoundError as exc:
+        raise ParameterError(f"controller parameters {exc}") from None
 
 
 def load_parameter_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, dict]:
