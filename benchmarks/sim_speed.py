@@ -1,8 +1,10 @@
 """Simulation core overhead: gaitsim.simulate() against a bare mujoco.mj_step loop.
 
-Both run the default scenario's model for the same number of physics steps with the same
-constant excitation; the bare loop does nothing else. Prints steps/s of each and their ratio,
-measured in one run. Usage: python benchmarks/sim_speed.py [duration_s]
+Both run the default patient's model, standing under the same constant excitation (the
+``constant`` controller), for the same number of physics steps; ``simulate`` also checks for
+falls and records at 200 Hz, the bare loop does nothing else. Prints steps/s of each and their
+ratio, measured in one run. The walking patient with its reflex controller:
+``benchmarks/walking_speed.py``. Usage: python benchmarks/sim_speed.py [duration_s]
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ from gaitsim.sim.simulation import simulate
 
 
 def main(duration_s: float = 2.0) -> None:
-    sc = spec.load(catalogue.resolve_scenario("default"))
+    patient = spec.load(catalogue.resolve_scenario("default")).patient
     # a long stand-still run: the fall threshold is relaxed so both loops do the same steps
-    sc = sc.model_copy(
-        update={
-            "run": sc.run.model_copy(
-                update={
-                    "duration_s": duration_s,
-                    "fall_pelvis_height_fraction": 1e-6,
-                    "fall_trunk_pitch_rad": 3.14,
-                }
-            )
+    sc = spec.from_dict(
+        {
+            "patient": spec.to_dict(spec.Scenario(patient=patient))["patient"],
+            "controller": {"kind": "constant", "excitation": 0.05},
+            "run": {
+                "duration_s": duration_s,
+                "record_rate_hz": 200.0,
+                "fall_pelvis_height_fraction": 1e-6,
+                "fall_trunk_pitch_rad": 3.14,
+            },
         }
     )
     built = build_model(sc.patient, sc.course, sc.run.physics_step_s)

@@ -56,7 +56,7 @@ class BodyIndex:
     leg_qpos: np.ndarray  # qpos addresses in joint_angle_rad order
     leg_dof: np.ndarray  # dof addresses in joint_velocity_rad_s order
     sense: np.ndarray  # sensordata addresses of the patient measurements, layout order
-    sense_sign: np.ndarray  # their signs (float32)
+    sense_sign: np.ndarray  # their signs (float32; measurements come out float32)
 
 
 def body_index(model: mujoco.MjModel) -> BodyIndex:
@@ -142,7 +142,8 @@ def measure(sensordata: np.ndarray, index: BodyIndex) -> np.ndarray:
     Works on one simulation's sensordata or on a batch's (members on the leading axis): one
     gather serves the single and the batched simulation.
     """
-    return sensordata[..., index.sense] * index.sense_sign
+    # float32 out: what the jitted controllers take, so JAX converts nothing per call
+    return np.multiply(sensordata[..., index.sense], index.sense_sign, dtype=np.float32)
 
 
 def unpack(vector, layout: tuple[tuple[str, int], ...] = PATIENT_LAYOUT) -> dict:
