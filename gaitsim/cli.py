@@ -128,7 +128,8 @@ def scenarios_cmd() -> None:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory for the trace and summary (created after a successful run).",
+    help="Directory for the scenario's run.outputs (trace, summary, report, video), written "
+    "when the run ends, however it ends.",
 )
 @click.option(
     "--json",
@@ -412,8 +413,6 @@ def model_cmd(scenario: str, xml_path: Path) -> None:
     from gaitsim.model import build_model
 
     spec = _load_scenario(scenario)
-    if xml_path.exists() and xml_path.is_dir():
-        raise BadInput(f"--xml {xml_path}: is a directory")
     built = build_model(spec.patient, spec.course, spec.run.physics_step_s)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     write_text(xml_path, built.xml)

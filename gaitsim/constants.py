@@ -15,17 +15,6 @@ JOINTS: tuple[str, ...] = ("hip", "knee", "ankle")
 
 #: The 9 sagittal muscles per leg of the H0918 model (Geyer & Herr 2010 plus RF and BFSH).
 MUSCLES: tuple[str, ...] = ("gmax", "hams", "ilpso", "rf", "vas", "bfsh", "gas", "sol", "ta")
-MUSCLE_LONG_NAMES: dict[str, str] = {
-    "gmax": "gluteus maximus",
-    "hams": "hamstrings (biarticular)",
-    "ilpso": "iliopsoas",
-    "rf": "rectus femoris",
-    "vas": "vasti",
-    "bfsh": "biceps femoris short head",
-    "gas": "gastrocnemius",
-    "sol": "soleus",
-    "ta": "tibialis anterior",
-}
 
 
 def model_name(element: str, side: str) -> str:

@@ -18,8 +18,8 @@ Numbers and their sources:
 - Extra passive joint stiffness at the paretic ankle and knee: a modelling choice standing
   for increased non-reflex stiffness after stroke (Gao 2009); values are small against the
   joint's own passive moment so they shape, not freeze, the joint.
-- Descending drive (fraction of healthy supraspinal excitation) is a modelling choice for the
-  neural controller of the next stage; mild 0.85, moderate 0.7, severe 0.5.
+- Descending drive (fraction of healthy supraspinal excitation; the reflex controller caps the
+  side's excitations at it) is a modelling choice: mild 0.85, moderate 0.7, severe 0.5.
 - Incomplete SCI: bilateral, distal-dominant weakness (plantarflexors and dorsiflexors weakest,
   then knee, then hip muscles), after Jayaraman et al. 2006 (Spinal Cord 44:680) [memory:
   pattern read from the abstract's summary; fractions are a modelling choice].

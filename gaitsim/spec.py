@@ -185,13 +185,6 @@ class Run(_Frozen):
     fall_pelvis_height_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
     fall_trunk_pitch_rad: Annotated[float, Field(gt=0.0, le=math.pi)] = 1.0
 
-    @field_validator("record_rate_hz")
-    @classmethod
-    def _finite(cls, v: float) -> float:
-        if not math.isfinite(v):
-            raise ValueError("must be finite")
-        return v
-
 
 class Scenario(_Frozen):
     """A validated, immutable scenario."""

@@ -3,7 +3,7 @@
 A jitted call costs per argument (about 2 us each here), so loops pass params and state
 raveled into one vector each and the measurements packed in their layout's order; inside the
 compiled function they are unpacked to the controller's pytrees and dict. The controller itself
-is unchanged: the same ``step`` runs under ``jax.vmap`` and in the Gymnasium env.
+is unchanged: the same ``step`` runs in a single loop and under ``jax.vmap``.
 
 Compiled functions are cached by controller function, pytree structure and batching, so many
 runs (tests, tuning generations, evaluation) compile once per process.

@@ -44,8 +44,6 @@ def add_course(spec: mujoco.MjSpec, course: Course) -> None:
         rgba=[0.8, 0.8, 0.8, 1],
     )
     spec.worldbody.add_light(pos=[0, 0, 4], dir=[0, 0, -1], castshadow=False)
-    add_foot_sensors(spec)
-    add_patient_sensors(spec)
 
 
 #: Data of a foot's contact sensor: found, net force (3, world frame), centre of pressure (3).
@@ -152,6 +150,8 @@ def build_model(patient: Patient, course: Course, physics_step_s: float) -> Buil
     """Assemble and compile the patient's model on the course."""
     spec = body_spec(patient.height_m, patient.mass_kg)
     add_course(spec, course)
+    add_foot_sensors(spec)  # after the course: a foot's contact sensor names the floor
+    add_patient_sensors(spec)
     set_options(spec, physics_step_s)
     set_passive_stiffness(spec, patient)
     set_muscles(spec, spec.compile(), patient)

@@ -15,7 +15,7 @@ MuJoCo's muscle has a rigid tendon, so the tendon slack length cannot be copied 
 with a different path geometry: instead the builder sets the tendon length so that the fibre is
 at its optimal length at Geyer & Herr 2010's reference angle phi_ref, which is exactly how that
 model defines l_MTU(phi_ref) = l_opt + l_slack (see :data:`REFERENCE_POSTURE_RAD`). The H0918
-slack length is kept for comparison in tests (``lslack_m``).
+slack length is kept as published reference data (``lslack_m``; rigid tendons do not use it).
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ p = 1), a choice for our shorter-footed model; neural delays are added:
 
 Neural delays (Geyer & Herr 2010): 5 ms for hip muscles (GLU, HFL, HAM, RF), 10 ms for knee
 muscles (VAS, BFSH), 20 ms for ankle muscles (GAS, SOL, TA). They live in the controller state
-as a ring buffer; each muscle group runs the whole circuit on the
-measurements of its own delay; implemented as a delay on each muscle's stimulation.
+as shift registers of past stimulations (one row per control tick): the circuit runs on the
+current measurements and each muscle's stimulation reaches it after its group's delay (the
+sensory and motor delays lumped into one).
 
 Impairment (per muscle, from the patient spec): spasticity adds gain * max(0, v/lopt - v_th)
 in every phase, so it is not suppressed in swing (Jansen et al. 2014); descending drive caps
@@ -272,7 +273,7 @@ def history_length(rate_hz: float, max_delay_scale: float = 2.0) -> int:
     return 1 + math.ceil(max(GROUP_DELAYS_S) * max_delay_scale * rate_hz)
 
 
-def init(params: dict, spec: Any = None, history: int = 41) -> dict:
+def init(params: dict, spec: Any, history: int) -> dict:
     """Initial state: empty delay lines (filled by the first tick), both legs in stance."""
     del spec
     flags = jnp.zeros((2, _N_FLAGS), jnp.float32)

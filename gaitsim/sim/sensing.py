@@ -2,8 +2,9 @@
 muscle-level measurements the patient's neural controller observes.
 
 Measurements are plain dicts of named arrays with units in the names; the same dict shape is
-what a hardware interface's ``read()`` returns for device sensors. On the hot path they travel
-packed into one vector in :data:`PATIENT_LAYOUT` order (a jitted call costs per argument).
+what the planned hardware interface's ``read()`` is to return for device sensors. On the hot
+path they travel packed into one vector in :data:`PATIENT_LAYOUT` order (a jitted call costs
+per argument).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ PATIENT_LAYOUT: tuple[tuple[str, int], ...] = (
     ("trunk_pitch_rate_rad_s", 1),
     ("pelvis_velocity_m_s", 1),
 )
-PATIENT_SIZE = sum(n for _, n in PATIENT_LAYOUT)
 
 
 def layout_slices(layout: tuple[tuple[str, int], ...]) -> dict[str, slice]:

@@ -17,11 +17,11 @@ Channels (all with leading dimension T = len(time_s); names in ``gaitsim.constan
 - ``muscle_excitation``, ``muscle_activation``, ``muscle_length_m`` (musculotendon length),
   ``muscle_velocity_m_s``, ``muscle_force_n`` (tension +) (T, M), columns in
   ``meta["muscle_names"]`` order.
-- ``command/<controller>/<name>`` for controller outputs.
 
 ``meta`` is JSON: scenario (dict), scenario_name, seed, versions, physics_step_s,
 record_step_s, body {mass_kg, height_m, leg_length_m}, muscle_names, termination
-{reason, time_s, detail}.
+{reason, time_s, detail}, transient_s (start transient the gait metrics leave out) and, when
+MuJoCo warned, mujoco_warnings (their text).
 """
 
 from __future__ import annotations
