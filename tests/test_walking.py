@@ -128,6 +128,9 @@ def test_mild_hemiparetic_walks_with_a_stiff_short_paretic_stance(side):
     assert s["stance_pct"][side] < s["stance_pct"][other] - 5
     knee = s["peak_knee_flexion_swing_deg"]
     assert knee[side] < knee[other] - 10
+    # each foot steps past the other, at a cadence patients walk at (not a shuffle)
+    assert min(s["step_length_m"].values()) > 0.3
+    assert 80 <= s["cadence_steps_min"] <= 120
 
 
 @pytest.mark.slow
