@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gaitsim.metrics.kinematics import peak_in_windows
+
 
 def stance_peaks_bw(
     vertical_force_n: np.ndarray,
@@ -17,11 +19,12 @@ def stance_peaks_bw(
     body_weight_n: float,
 ) -> np.ndarray:
     """Peak vertical GRF / BW of each complete stance (a heel strike followed by a toe-off)."""
-    force = np.asarray(vertical_force_n, dtype=float)
+    hs = np.asarray(heel_strike_idx, dtype=int)
     to = np.asarray(toe_off_idx, dtype=int)
-    peaks = []
-    for hs in np.asarray(heel_strike_idx, dtype=int):
-        k = np.searchsorted(to, hs, side="right")
-        if k < to.size:
-            peaks.append(float(np.max(force[hs : to[k]])) / body_weight_n)
-    return np.array(peaks, dtype=float)
+    k = np.searchsorted(to, hs, side="right")
+    complete = k < to.size
+    ends = to[k[complete]]
+    return (
+        peak_in_windows(np.asarray(vertical_force_n, dtype=float), hs[complete], ends)
+        / body_weight_n
+    )
