@@ -12,6 +12,8 @@ G_M_S2 = 9.81
 
 SIDES: tuple[str, ...] = ("left", "right")
 JOINTS: tuple[str, ...] = ("hip", "knee", "ankle")
+#: Leg segments, proximal to distal (bodies ``thigh``, ``shank``, ``foot`` per side).
+LEG_SEGMENTS: tuple[str, ...] = ("thigh", "shank", "foot")
 
 #: The 9 sagittal muscles per leg of the H0918 model (Geyer & Herr 2010 plus RF and BFSH).
 MUSCLES: tuple[str, ...] = ("gmax", "hams", "ilpso", "rf", "vas", "bfsh", "gas", "sol", "ta")

@@ -116,9 +116,7 @@ def _rollout(
     nstep = steps_per_tick(controllers[0].rate_hz, dt)
     tick = nstep * dt
     n_ticks = max(1, round(duration_s / tick))
-    lo, hi = model.jnt_range[
-        [model.joint(C.joint_name(j, s)).id for s in C.SIDES for j in C.JOINTS]
-    ].T
+    lo, hi = model.jnt_range[model.dof_jntid[index.leg_dof]].T  # leg joints, angle order
     bw = built.mass_kg * C.G_M_S2
 
     alive = np.ones(n, bool)

@@ -11,7 +11,6 @@ from gaitsim.sim.sensing import BodyIndex, centres_of_pressure, foot_forces
 #: Leg segments whose proximal-joint position and world angle are recorded. The angle is the
 #: segment's rotation from its standing orientation, positive when the distal end moves
 #: forward/up (thigh forward, shank forward, toes up).
-SEGMENTS = ("thigh", "shank", "foot")
 
 
 class Recorder:
@@ -32,7 +31,7 @@ class Recorder:
             for joint in C.JOINTS:
                 shapes[C.angle_channel(joint, side)] = ()
                 shapes[C.velocity_channel(joint, side)] = ()
-            for segment in SEGMENTS:
+            for segment in C.LEG_SEGMENTS:
                 shapes[f"{segment}_{side}_pos_m"] = (3,)
                 shapes[f"{segment}_{side}_angle_rad"] = ()
             shapes[C.grf_channel(side)] = (3,)
@@ -55,7 +54,7 @@ class Recorder:
             for geom_ids, channel in ((ix.heel_geom, C.heel_channel), (ix.toe_geom, C.toe_channel)):
                 g = geom_ids[side]
                 ch[channel(side)][i] = data.geom_xpos[g] - [0.0, 0.0, m.geom_size[g, 0]]
-            for segment in SEGMENTS:
+            for segment in C.LEG_SEGMENTS:
                 body = ix.segment_body[(segment, side)]
                 ch[f"{segment}_{side}_pos_m"][i] = data.xpos[body]
                 rot = data.xmat[body]  # row-major 3x3; a pure rotation about y in this plane

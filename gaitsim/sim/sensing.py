@@ -71,9 +71,7 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
         model.geom(C.model_name(part, s)).id for s in C.SIDES for part in ("heel", "ball", "toe")
     )
     segments = {
-        (seg, s): model.body(C.model_name(seg, s)).id
-        for seg in ("thigh", "shank", "foot")
-        for s in C.SIDES
+        (seg, s): model.body(C.model_name(seg, s)).id for seg in C.LEG_SEGMENTS for s in C.SIDES
     }
     sensors = {
         s: int(model.sensor_adr[model.sensor(C.model_name("foot_grf", s)).id]) for s in C.SIDES
