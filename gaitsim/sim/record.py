@@ -6,74 +6,86 @@ import mujoco
 import numpy as np
 
 from gaitsim import constants as C
-from gaitsim.sim.sensing import BodyIndex, centres_of_pressure, foot_forces
-
-#: Leg segments whose proximal-joint position and world angle are recorded. The angle is the
-#: segment's rotation from its standing orientation, positive when the distal end moves
-#: forward/up (thigh forward, shank forward, toes up).
+from gaitsim.model.assemble import FOOT_COP, FOOT_FORCE
+from gaitsim.sim.sensing import BodyIndex
 
 
 class Recorder:
-    """Preallocated channel buffers filled one sample at a time."""
+    """Preallocated channel buffers filled one sample at a time.
+
+    Channels of one kind (joint angles, segment positions, ...) are columns of one buffer, so a
+    sample is a few gathers, not one assignment per channel. Leg segments are recorded by the
+    position of their proximal joint and their world angle: the rotation from their standing
+    orientation, positive when the distal end moves forward/up (thigh forward, shank forward,
+    toes up).
+    """
 
     def __init__(self, model: mujoco.MjModel, index: BodyIndex, capacity: int) -> None:
-        self._model, self._index, self._n = model, index, 0
+        self._index, self._n = index, 0
+        sided = [(side, joint) for side in C.SIDES for joint in C.JOINTS]  # leg_qpos order
+        segments = [(segment, side) for side in C.SIDES for segment in C.LEG_SEGMENTS]
+        spheres = [(g, s) for s in C.SIDES for g in (index.heel_geom[s], index.toe_geom[s])]
+        self._bodies = np.array([index.segment_body[k] for k in segments])
+        self._spheres = np.array([g for g, _ in spheres])
+        # the lowest point of a contact sphere: its centre less its radius
+        self._sphere_drop = np.array([[0.0, 0.0, model.geom_size[g, 0]] for g, _ in spheres])
+        feet = [index.foot_sensor[s] for s in C.SIDES]
+        self._grf = np.array(
+            [[a + k for k in range(FOOT_FORCE.start, FOOT_FORCE.stop)] for a in feet]
+        )
+        self._cop = np.array([[a + k for k in range(FOOT_COP.start, FOOT_COP.stop)] for a in feet])
         nu = model.nu
-        shapes: dict[str, tuple[int, ...]] = {
-            "pelvis_pos_m": (3,),
-            "pelvis_pitch_rad": (),
-            "trunk_pitch_rad": (),
-            "trunk_pitch_rate_rad_s": (),
-            "com_pos_m": (3,),
-            "com_vel_m_s": (3,),
-        }
-        for side in C.SIDES:
-            for joint in C.JOINTS:
-                shapes[C.angle_channel(joint, side)] = ()
-                shapes[C.velocity_channel(joint, side)] = ()
-            for segment in C.LEG_SEGMENTS:
-                shapes[f"{segment}_{side}_pos_m"] = (3,)
-                shapes[f"{segment}_{side}_angle_rad"] = ()
-            shapes[C.grf_channel(side)] = (3,)
-            shapes[f"cop_{side}_m"] = (3,)
-            shapes[C.heel_channel(side)] = (3,)
-            shapes[C.toe_channel(side)] = (3,)
-        shapes.update({name: (nu,) for name in C.MUSCLE_CHANNELS})
-        self.time_s = np.zeros(capacity)
-        self.channels = {k: np.zeros((capacity, *s)) for k, s in shapes.items()}
+
+        def buffer(*shape: int) -> np.ndarray:
+            return np.zeros((capacity, *shape))
+
+        self.time_s = buffer()
+        self._angles, self._rates = buffer(len(sided)), buffer(len(sided))
+        self._seg_pos, self._seg_angle = buffer(len(segments), 3), buffer(len(segments))
+        self._sphere_pos = buffer(len(spheres), 3)
+        self._foot_force, self._foot_cop = buffer(2, 3), buffer(2, 3)
+        self._body = {name: buffer(3) for name in ("pelvis_pos_m", "com_pos_m", "com_vel_m_s")}
+        self._pitch = buffer(2)  # trunk (pelvis) pitch and its rate
+        self._muscle = {name: buffer(nu) for name in C.MUSCLE_CHANNELS}
+        ch: dict[str, np.ndarray] = {**self._body, **self._muscle}
+        for k, (side, joint) in enumerate(sided):
+            ch[C.angle_channel(joint, side)] = self._angles[:, k]
+            ch[C.velocity_channel(joint, side)] = self._rates[:, k]
+        for k, (segment, side) in enumerate(segments):
+            ch[f"{segment}_{side}_pos_m"] = self._seg_pos[:, k]
+            ch[f"{segment}_{side}_angle_rad"] = self._seg_angle[:, k]
+        for k, side in enumerate(C.SIDES):
+            ch[C.heel_channel(side)] = self._sphere_pos[:, 2 * k]
+            ch[C.toe_channel(side)] = self._sphere_pos[:, 2 * k + 1]
+            ch[C.grf_channel(side)] = self._foot_force[:, k]
+            ch[f"cop_{side}_m"] = self._foot_cop[:, k]
+        ch["pelvis_pitch_rad"] = ch["trunk_pitch_rad"] = self._pitch[:, 0]
+        ch["trunk_pitch_rate_rad_s"] = self._pitch[:, 1]
+        self.channels = ch
+        self._model = model
 
     def record(self, data: mujoco.MjData) -> None:
         """Append the current state (call after a forward pass so derived fields are fresh)."""
-        m, ix, i, ch = self._model, self._index, self._n, self.channels
+        ix, i = self._index, self._n
         self.time_s[i] = data.time
-        for side in C.SIDES:
-            for joint in C.JOINTS:
-                name = C.joint_name(joint, side)
-                ch[C.angle_channel(joint, side)][i] = data.qpos[ix.qpos[name]]
-                ch[C.velocity_channel(joint, side)][i] = data.qvel[ix.dof[name]]
-            for geom_ids, channel in ((ix.heel_geom, C.heel_channel), (ix.toe_geom, C.toe_channel)):
-                g = geom_ids[side]
-                ch[channel(side)][i] = data.geom_xpos[g] - [0.0, 0.0, m.geom_size[g, 0]]
-            for segment in C.LEG_SEGMENTS:
-                body = ix.segment_body[(segment, side)]
-                ch[f"{segment}_{side}_pos_m"][i] = data.xpos[body]
-                rot = data.xmat[body]  # row-major 3x3; a pure rotation about y in this plane
-                ch[f"{segment}_{side}_angle_rad"][i] = -np.arctan2(rot[2], rot[0])
-        for side, force in foot_forces(data, ix).items():
-            ch[C.grf_channel(side)][i] = force
-        for side, cop in centres_of_pressure(data, ix).items():
-            ch[f"cop_{side}_m"][i] = cop
-        ch["pelvis_pos_m"][i] = data.xpos[ix.pelvis_body]
-        ch["pelvis_pitch_rad"][i] = ch["trunk_pitch_rad"][i] = data.qpos[ix.qpos["pelvis_pitch"]]
-        ch["trunk_pitch_rate_rad_s"][i] = data.qvel[ix.dof["pelvis_pitch"]]
-        mujoco.mj_subtreeVel(m, data)
-        ch["com_pos_m"][i] = data.subtree_com[0]
-        ch["com_vel_m_s"][i] = data.subtree_linvel[0]
-        ch["muscle_excitation"][i] = data.ctrl
-        ch["muscle_activation"][i] = data.act
-        ch["muscle_length_m"][i] = data.actuator_length
-        ch["muscle_velocity_m_s"][i] = data.actuator_velocity
-        ch["muscle_force_n"][i] = -data.actuator_force
+        self._angles[i] = data.qpos[ix.leg_qpos]
+        self._rates[i] = data.qvel[ix.leg_dof]
+        self._sphere_pos[i] = data.geom_xpos[self._spheres] - self._sphere_drop
+        self._seg_pos[i] = data.xpos[self._bodies]
+        rot = data.xmat[self._bodies]  # row-major 3x3; a pure rotation about y in this plane
+        self._seg_angle[i] = -np.arctan2(rot[:, 2], rot[:, 0])
+        self._foot_force[i] = data.sensordata[self._grf]
+        self._foot_cop[i] = data.sensordata[self._cop]
+        self._pitch[i] = data.qpos[ix.qpos["pelvis_pitch"]], data.qvel[ix.dof["pelvis_pitch"]]
+        mujoco.mj_subtreeVel(self._model, data)
+        self._body["pelvis_pos_m"][i] = data.xpos[ix.pelvis_body]
+        self._body["com_pos_m"][i] = data.subtree_com[0]
+        self._body["com_vel_m_s"][i] = data.subtree_linvel[0]
+        self._muscle["muscle_excitation"][i] = data.ctrl
+        self._muscle["muscle_activation"][i] = data.act
+        self._muscle["muscle_length_m"][i] = data.actuator_length
+        self._muscle["muscle_velocity_m_s"][i] = data.actuator_velocity
+        self._muscle["muscle_force_n"][i] = -data.actuator_force
         self._n += 1
 
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:

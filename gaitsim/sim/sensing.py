@@ -15,7 +15,7 @@ import mujoco
 import numpy as np
 
 from gaitsim import constants as C
-from gaitsim.model.assemble import FOOT_COP, FOOT_FORCE, FOOT_VERTICAL_FORCE
+from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
 
 #: Patient measurements in packed order: (name, size). Joint entries run over sides then
 #: joints (left hip, knee, ankle, right hip, knee, ankle); side entries are (left, right).
@@ -89,22 +89,6 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
         np.array([dof[j] for j in legs]),
         *_sensor_addresses(model),
     )
-
-
-def foot_forces(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
-    """Net ground force on each foot, world frame (N), from the foot contact sensors."""
-    f = FOOT_FORCE
-    return {
-        s: data.sensordata[a + f.start : a + f.stop].copy() for s, a in index.foot_sensor.items()
-    }
-
-
-def centres_of_pressure(data: mujoco.MjData, index: BodyIndex) -> dict[str, np.ndarray]:
-    """Centre of pressure under each foot, world frame (m); zeros when the foot is unloaded."""
-    c = FOOT_COP
-    return {
-        s: data.sensordata[a + c.start : a + c.stop].copy() for s, a in index.foot_sensor.items()
-    }
 
 
 def _sensor_addresses(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
