@@ -179,13 +179,14 @@ def test_moderate_hemiparetic_walks_60s_from_10_seeds_at_a_patients_speed(modera
 @pytest.mark.slow
 def test_moderate_hemiparetic_gait_is_asymmetric_with_a_stiff_paretic_knee(moderate_60s):
     """Issue 3: a swing-time or step-length symmetry ratio of at least 1.10 and less swing
-    knee flexion on the paretic (left) side."""
+    knee flexion on the paretic (left) side; and no step-to gait."""
     for trace in moderate_60s:
         s = summarize(trace).to_dict()
         ratios = [s["symmetry"][k]["ratio"] or 0.0 for k in ("step_length_m", "swing_time_s")]
         assert max(ratios) >= 1.10
         knee = s["peak_knee_flexion_swing_deg"]
         assert knee["left"] is not None and knee["left"] < knee["right"]
+        assert min(s["step_length_m"].values()) > 0.1  # each foot passes the other
 
 
 def test_severe_hemiparetic_walks_unassisted_at_a_household_speed():
