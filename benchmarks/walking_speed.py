@@ -1,6 +1,7 @@
 """Walking patient with the reflex controller in the loop: speed against raw mj_step.
 
 Prints, measured in one run on the same model (the default patient, 0.5 ms physics step):
+- XLA's flop estimate of the compiled controller step (1000 or more: a thread hand-off per call);
 - the raw ``mujoco.mj_step`` rate (steps/s) with fixed controls;
 - one patient walking under ``simulate`` with its controller at its 200 Hz (recording at 10 Hz):
   its step rate, its ratio to raw mj_step, and simulated seconds per wall-clock second;
@@ -21,6 +22,7 @@ import numpy as np
 
 from gaitsim import spec
 from gaitsim.catalogue import catalogue_dir
+from gaitsim.control.loop import compile_for_loop, step_flops
 from gaitsim.model import build_model
 from gaitsim.neural import controller as rc
 from gaitsim.neural.parameters import mapping_from_vector
@@ -60,7 +62,13 @@ def main(parameters: str, seconds: float) -> None:
     raw_rate = steps / (time.perf_counter() - t0)
     single_rate = steps / wall_single
 
+    flops = step_flops(
+        compile_for_loop(rc.reflex_controller(sc.patient, gains, sc.controller.rate_hz), sc)
+    )
     print(f"one patient: {sim_s:.2f} s simulated, ended: {trace.meta['termination']['reason']}")
+    print(
+        f"  compiled controller step    {flops:10.0f} flops (XLA: >= 1000 runs on its thread pool)"
+    )
     print(f"  raw mj_step                 {raw_rate:10.0f} steps/s")
     print(
         f"  simulate + controller       {single_rate:10.0f} steps/s  "

@@ -281,7 +281,7 @@ def init(params: dict, spec: Any, history: int) -> dict:
     return {
         "stimulation": jnp.zeros((history, 2 * _N_MUSCLES), jnp.float32),
         "flags": flags,
-        "fresh": jnp.ones((), jnp.float32),
+        "age": jnp.zeros((), jnp.int32),  # ticks run, up to the delay line's length
     }
 
 
@@ -299,9 +299,13 @@ def step(params: dict, state: dict, obs: dict) -> tuple[dict, jnp.ndarray]:
     _, fibre_length, spastic_gain, spastic_threshold = params["muscle"]
     velocity = obs["muscle_velocity_m_s"] / fibre_length
     stim = stim + spastic_gain * jax.nn.relu(velocity - spastic_threshold)
-    rolled = jnp.roll(state["stimulation"], 1, axis=0).at[0].set(stim)
-    history = jnp.where(state["fresh"] > 0, jnp.broadcast_to(stim, rolled.shape), rolled)
-    excitation = history[params["ticks"], jnp.arange(2 * _N_MUSCLES)]
+    old = state["stimulation"]
+    history = jnp.concatenate([stim[None], old[:-1]])
+    # a row not yet written (the run is younger than the delay) reads as the oldest written
+    # one: the lines start filled with the first stimulation
+    row = jnp.minimum(params["ticks"], state["age"])
+    excitation = history[row, np.arange(2 * _N_MUSCLES)]
     excitation = jnp.clip(excitation, PRE_STIMULATION, params["drive"])
-    new_state = {"stimulation": history, "flags": flags, "fresh": jnp.zeros_like(state["fresh"])}
+    age = jnp.minimum(state["age"] + 1, old.shape[0] - 1)
+    new_state = {"stimulation": history, "flags": flags, "age": age}
     return new_state, excitation

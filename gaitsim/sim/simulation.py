@@ -75,8 +75,8 @@ class Termination:
             raise ValueError(f"reason = {self.reason!r}: allowed: {', '.join(REASONS)}")
 
 
-def _check_state(data: mujoco.MjData, limits: FallLimits) -> Termination | None:
-    """The reason the run must end now, or None. Runs on every tick: kept cheap."""
+def _termination(data: mujoco.MjData, limits: FallLimits) -> Termination | None:
+    """The reason the run must end now, or None."""
     counts = data.warning.number
     if counts.any():
         w = mujoco.mjtWarning(int(np.flatnonzero(counts)[0]))
@@ -90,6 +90,19 @@ def _check_state(data: mujoco.MjData, limits: FallLimits) -> Termination | None:
             "fall", data.time, f"pelvis height {height:.3f} m, trunk pitch {pitch:.3f} rad"
         )
     return None
+
+
+def _state_check(data: mujoco.MjData, limits: FallLimits) -> Callable[[], Termination | None]:
+    """:func:`_termination` for every tick: a cheap test on views taken once (each attribute
+    access on MjData builds a new view), the full diagnosis only when it fires."""
+    warnings, qpos, qvel = data.warning.number, data.qpos, data.qvel
+
+    def check() -> Termination | None:
+        if warnings.any() or not math.isfinite(qpos.sum() + qvel.sum()) or limits.fallen(qpos):
+            return _termination(data, limits)
+        return None
+
+    return check
 
 
 class _Sensor:
@@ -188,6 +201,7 @@ def _simulate(
         round(scenario.controller.sensor_delay_s / dt), scenario.controller.sensor_noise_std, rng
     )
     state = loop.state0
+    check_state = _state_check(data, limits)
     progress_every = max(1, n_steps // 100)
 
     # Python visits the loop once per tick, the greatest step count dividing every rate (one
@@ -199,7 +213,7 @@ def _simulate(
         if sense_tick or record_tick or i % check_every == 0:
             # checked on ticks, not every step: a fall or blow-up is caught within one tick
             # (MuJoCo's own checks flag bad states in between) at a fraction of the cost
-            end = _check_state(data, limits)
+            end = check_state()
             if end is not None:
                 break
         if sense_tick:
@@ -223,7 +237,7 @@ def _simulate(
         mujoco.mj_step(model, data, nstep=min(tick, n_steps - i))
         if progress is not None and i % progress_every < tick:
             progress(i / n_steps)
-    end = end or _check_state(data, limits) or Termination("completed", data.time)
+    end = end or check_state() or Termination("completed", data.time)
     if end.reason != "numerical_instability":  # a blown-up state is not worth keeping
         mujoco.mj_forward(model, data)
         recorder.record(data)  # the final state
