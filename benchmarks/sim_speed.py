@@ -15,7 +15,7 @@ import time
 import mujoco
 
 from gaitsim import catalogue, spec
-from gaitsim.model import build_model
+from gaitsim.model import build_scenario
 from gaitsim.sim.simulation import simulate
 
 
@@ -34,7 +34,7 @@ def main(duration_s: float = 2.0) -> None:
             },
         }
     )
-    built = build_model(sc.patient, sc.course, sc.run.physics_step_s)
+    built = build_scenario(sc)
     n = round(duration_s / sc.run.physics_step_s)
 
     simulate(sc, built=built)  # warm-up: JIT compile of the controller

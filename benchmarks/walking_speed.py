@@ -23,7 +23,7 @@ import numpy as np
 from gaitsim import spec
 from gaitsim.catalogue import catalogue_dir
 from gaitsim.control.loop import compile_for_loop, step_flops
-from gaitsim.model import build_model
+from gaitsim.model import build_scenario
 from gaitsim.neural import controller as rc
 from gaitsim.neural.parameters import mapping_from_vector
 from gaitsim.sim.batch import rollout
@@ -39,7 +39,7 @@ def main(parameters: str, seconds: float) -> None:
             "run": {"duration_s": seconds, "record_rate_hz": 10.0},
         }
     )
-    built = build_model(sc.patient, sc.course, sc.run.physics_step_s)
+    built = build_scenario(sc)
     gains, initial, _ = rc.load_parameter_file(rc.resolve_parameter_file(parameters))
     q0, v0 = gait_state(
         built.model, body_index(built.model), mapping_from_vector(rc.INITIAL_STATE, initial)

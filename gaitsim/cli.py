@@ -410,10 +410,10 @@ def tune_cmd(
 )
 def model_cmd(scenario: str, xml_path: Path) -> None:
     """Write SCENARIO's assembled model as MJCF (open it in MuJoCo's viewer)."""
-    from gaitsim.model import build_model
+    from gaitsim.model import build_scenario
 
     spec = _load_scenario(scenario)
-    built = build_model(spec.patient, spec.course, spec.run.physics_step_s)
+    built = build_scenario(spec)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     write_text(xml_path, built.xml)
     click.echo(

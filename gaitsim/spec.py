@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     WrapSerializer,
     field_validator,
+    model_validator,
 )
 
 from gaitsim.constants import JOINTS, MUSCLES
@@ -118,10 +119,86 @@ class Patient(_Frozen):
         return self.passive_stiffness_nm_rad.get(side, {}).get(joint, 0.0)  # type: ignore[call-overload]
 
 
-class Device(_Frozen):
-    """The rehabilitation robot. Only ``none`` exists until the device issue lands."""
+class Module(_Frozen):
+    """One powered joint of an exoskeleton on one side or both (``gaitsim.model.devices``).
 
-    kind: Literal["none"] = "none"
+    ``actuator`` names a preset of ``gaitsim.model.devices.ACTUATORS`` ("" = the joint's
+    default). The cuff couples the module's link to the limb: rotational stiffness and damping
+    about the joint.
+    """
+
+    joint: Joint
+    side: Literal["left", "right", "both"] = "both"
+    actuator: str = ""
+    cuff_stiffness_nm_rad: Annotated[float, Field(gt=0.0, le=5000.0)] = 300.0
+    cuff_damping_nms_rad: Annotated[float, Field(ge=0.0, le=50.0)] = 1.0
+
+    @field_validator("actuator")
+    @classmethod
+    def _known_actuator(cls, value: str) -> str:
+        from gaitsim.model.devices import ACTUATORS
+
+        if value and value not in ACTUATORS:
+            raise ValueError(f"unknown actuator; allowed: {', '.join(sorted(ACTUATORS))}")
+        return value
+
+
+class DeviceSensing(_Frozen):
+    """Resolution, noise, rate and latency of a device's sensors (``gaitsim.sim.device``).
+
+    Defaults: 14-bit absolute encoders (e.g. ams AS5047P, common on research exoskeleton
+    joints); the other noise levels, the insole rate and the latency are modelling choices
+    of the order of research hardware (REFERENCES 4.4), not a particular product.
+    """
+
+    encoder_bits: Annotated[int, Field(ge=8, le=24)] = 14
+    torque_noise_nm: Annotated[float, Field(ge=0.0, le=10.0)] = 0.1
+    imu_angle_noise_rad: Annotated[float, Field(ge=0.0, le=0.5)] = 0.01
+    imu_rate_noise_rad_s: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
+    insole_noise_n: Annotated[float, Field(ge=0.0, le=200.0)] = 5.0
+    insole_rate_hz: Annotated[float, Field(gt=0.0, le=2000.0)] = 100.0
+    latency_s: Annotated[float, Field(ge=0.0, le=0.1)] = 0.002
+
+
+class Device(_Frozen):
+    """The rehabilitation robot and its controller.
+
+    ``exoskeleton``: the ``modules`` on the body. ``controller`` names a device-controller
+    configuration in controllers/ (or a path); it runs at ``rate_hz`` on the device's sensors.
+    """
+
+    kind: Literal["none", "exoskeleton"] = "none"
+    modules: Annotated[tuple[Module, ...], Field(strict=False)] = ()
+    controller: str = "transparent"
+    # research exoskeletons run their high-level loop at 100-500 Hz (REFERENCES 4.4); 200 Hz
+    # keeps device and patient ticks together
+    rate_hz: Annotated[float, Field(gt=0.0, le=2000.0)] = 200.0
+    sensing: DeviceSensing = Field(default_factory=DeviceSensing)
+
+    @field_validator("controller")
+    @classmethod
+    def _configuration_exists(cls, value: str) -> str:
+        from gaitsim.catalogue import NotInCatalogue, resolve
+
+        try:
+            resolve("controllers", value, ".toml")
+        except NotInCatalogue as exc:
+            raise ValueError(exc.reason) from None
+        return value
+
+    @model_validator(mode="after")
+    def _modules_fit_the_kind(self) -> Device:
+        if self.kind == "none" and self.modules:
+            raise ValueError("modules given but kind = 'none'; set kind = 'exoskeleton'")
+        if self.kind == "exoskeleton" and not self.modules:
+            raise ValueError("an exoskeleton needs at least one module")
+        seen: set[tuple[str, str]] = set()
+        for m in self.modules:
+            for side in ("left", "right") if m.side == "both" else (m.side,):
+                if (side, m.joint) in seen:
+                    raise ValueError(f"two modules on the {side} {m.joint}")
+                seen.add((side, m.joint))
+        return self
 
 
 class Course(_Frozen):
@@ -327,6 +404,8 @@ __all__ = [
     "Controller",
     "Course",
     "Device",
+    "DeviceSensing",
+    "Module",
     "Patient",
     "Run",
     "Scenario",

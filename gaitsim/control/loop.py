@@ -102,7 +102,8 @@ def step_flops(loop: LoopController, layout: Layout = PATIENT_LAYOUT) -> float:
     """XLA's flop estimate of a loop's compiled step (under 1000: it runs on the caller's
     thread; at 1000 or more every call pays a thread hand-off, about 50 us here)."""
     obs = np.zeros(sum(n for _, n in layout), np.float32)
-    cost = loop.compiled.lower(loop.params, loop.state0, obs).compile().cost_analysis()
+    compiled: Any = loop.compiled  # a jitted function
+    cost = compiled.lower(loop.params, loop.state0, obs).compile().cost_analysis()
     return float((cost[0] if isinstance(cost, list) else cost)["flops"])
 
 

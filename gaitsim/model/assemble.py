@@ -14,8 +14,9 @@ import numpy as np
 from gaitsim import constants as C
 from gaitsim.model import muscles as M
 from gaitsim.model.body import body_spec
+from gaitsim.model.devices import BuiltDevice, add_modules, built_device
 from gaitsim.model.impairment import muscle_settings
-from gaitsim.spec import Course, Patient
+from gaitsim.spec import Course, Device, Patient, Scenario
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,11 @@ class BuiltModel:
     model: mujoco.MjModel
     xml: str
     height_m: float
-    mass_kg: float
+    mass_kg: float  # the person's, without the device
     leg_length_m: float
-    muscle_names: tuple[str, ...]
+    muscle_names: tuple[str, ...]  # the first actuators, in this order
     stand_qpos: np.ndarray
+    device: BuiltDevice | None = None
 
 
 def add_course(spec: mujoco.MjSpec, course: Course) -> None:
@@ -146,9 +148,15 @@ def set_passive_stiffness(spec: mujoco.MjSpec, patient: Patient) -> None:
             spec.joint(C.joint_name(joint, side)).stiffness = [k, 0.0, 0.0]
 
 
-def build_model(patient: Patient, course: Course, physics_step_s: float) -> BuiltModel:
-    """Assemble and compile the patient's model on the course."""
+def build_model(
+    patient: Patient, course: Course, physics_step_s: float, device: Device | None = None
+) -> BuiltModel:
+    """Assemble and compile the patient's model on the course, wearing ``device`` if given."""
+    if device is not None and device.kind == "none":
+        device = None
     spec = body_spec(patient.height_m, patient.mass_kg)
+    if device is not None:
+        add_modules(spec, device, patient.height_m)  # after the muscles: those come first
     add_course(spec, course)
     add_foot_sensors(spec)  # after the course: a foot's contact sensor names the floor
     add_patient_sensors(spec)
@@ -160,12 +168,23 @@ def build_model(patient: Patient, course: Course, physics_step_s: float) -> Buil
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
     hip = data.xpos[model.body(C.model_name("thigh", "left")).id]
+    built = None if device is None else built_device(model, device)
+    muscles = np.flatnonzero(model.actuator_dyntype == mujoco.mjtDyn.mjDYN_MUSCLE)
+    assert np.array_equal(muscles, np.arange(len(muscles))), "muscles must come first"
     return BuiltModel(
         model=model,
         xml=spec.to_xml(),
         height_m=patient.height_m,
-        mass_kg=float(np.sum(model.body_mass)),
+        mass_kg=float(np.sum(model.body_mass)) - (0.0 if built is None else built.mass_kg),
         leg_length_m=float(hip[2]),
-        muscle_names=tuple(model.actuator(i).name for i in range(model.nu)),
+        muscle_names=tuple(model.actuator(i).name for i in muscles),
         stand_qpos=stand,
+        device=built,
+    )
+
+
+def build_scenario(scenario: Scenario) -> BuiltModel:
+    """The model a scenario runs on: its patient on its course, wearing its device."""
+    return build_model(
+        scenario.patient, scenario.course, scenario.run.physics_step_s, scenario.device
     )

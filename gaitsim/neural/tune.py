@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from gaitsim._io import atomic_path
-from gaitsim.model import build_model
+from gaitsim.model import build_scenario
 from gaitsim.model.impairment import toward_healthy
 from gaitsim.neural import controller as rc
 from gaitsim.neural import reflex
@@ -204,7 +204,7 @@ def tune(
         import cma
 
     layout = Layout(config.symmetric)
-    built = build_model(scenario.patient, scenario.course, scenario.run.physics_step_s)
+    built = build_scenario(scenario)
     work_dir.mkdir(parents=True, exist_ok=True)
     checkpoint, log_path = work_dir / "checkpoint.pkl", work_dir / "log.csv"
     if resume and checkpoint.exists():

@@ -32,6 +32,8 @@ import numpy as np
 
 from gaitsim import constants as C
 from gaitsim._io import atomic_path
+from gaitsim.model.devices import module_name
+from gaitsim.sim.record import device_channel
 from gaitsim.sim.trace import Trace
 
 #: Camera distance per metre of body height (3.5 m for a 1.75 m person).
@@ -182,7 +184,7 @@ def _imageio() -> Any:
 def _model_for(trace: Trace, width: int, height: int) -> tuple[mujoco.MjModel, float]:
     """The trace's model, rebuilt from its stored scenario, with cheap visuals for rendering."""
     from gaitsim.model import build_model
-    from gaitsim.spec import Course, Patient
+    from gaitsim.spec import Course, Device, Patient
 
     stored = trace.meta.get("scenario")
     if not isinstance(stored, dict) or not {"patient", "course", "run"} <= stored.keys():
@@ -193,8 +195,10 @@ def _model_for(trace: Trace, width: int, height: int) -> tuple[mujoco.MjModel, f
         Patient.model_validate(stored["patient"]),
         Course.model_validate(stored["course"]),
     )
+    # the device is drawn, its controller is not needed
+    device = Device.model_validate({**stored.get("device", {}), "controller": "transparent"})
     physics_step = float(trace.meta.get("physics_step_s", stored["run"]["physics_step_s"]))
-    built = build_model(patient, course, physics_step)
+    built = build_model(patient, course, physics_step, device)
     model = built.model
     vis = model.vis
     vis.global_.offwidth = max(int(vis.global_.offwidth), width)
@@ -208,6 +212,8 @@ def _model_for(trace: Trace, width: int, height: int) -> tuple[mujoco.MjModel, f
     # left leg tinted so the legs can be told apart from the side (the camera sees the right).
     for g in np.flatnonzero(model.geom_group == 1):
         body = model.body(int(model.geom_bodyid[g])).name
+        if body.startswith("exo_"):  # the device stays solid
+            continue
         if body.startswith(C.model_name("", "left")):
             model.geom_rgba[g] = _LEFT_LEG_RGBA
         model.geom_rgba[g, 3] = BODY_ALPHA
@@ -245,6 +251,11 @@ class _Poser:
             for joint in C.JOINTS:
                 qadr = int(model.jnt_qposadr[model.joint(C.joint_name(joint, side)).id])
                 self._columns.append((qadr, np.asarray(trace[C.angle_channel(joint, side)])))
+                module = module_name(joint, side)
+                if module in {model.joint(j).name for j in range(model.njnt)}:
+                    qadr = int(model.jnt_qposadr[model.joint(module).id])
+                    angle = trace[device_channel("angle_rad", joint, side)]
+                    self._columns.append((qadr, np.asarray(angle)))
 
     def pose(self, data: mujoco.MjData, i: int) -> None:
         data.qpos[:] = self._model.qpos0

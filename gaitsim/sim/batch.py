@@ -3,7 +3,8 @@ called once per control tick for the whole batch under ``jax.vmap``.
 
 ``rollout`` is the one batched path that tuning, evaluation and (later) the vector env use.
 Members that fall stop being stepped (early termination); what each member did is returned as
-per-member summary numbers (no per-step traces: those come from ``simulate``).
+per-member summary numbers (no per-step traces: those come from ``simulate``). A device in the
+model is worn unpowered (its motors at zero torque).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def _rollout(
     nthread: int,
 ) -> RolloutResult:
     model, n = built.model, len(controllers)
+    muscles = slice(0, len(built.muscle_names))  # a device's motors follow, unpowered here
     index = body_index(model)
     flat_params, flat_state, step = compile_for_batch(controllers, None)
 
@@ -128,7 +130,7 @@ def _rollout(
     step_sum, step_count = np.zeros((n, 2)), np.zeros((n, 2))
     for k in range(n_ticks):
         flat_state, command = step(flat_params, flat_state, observe())
-        ctrl[:] = np.asarray(command)
+        ctrl[:, muscles] = np.asarray(command)
         ids = np.flatnonzero(alive)
         batch.step(ids=ids, nstep=nstep)
         # accumulate over the members that were alive during this tick

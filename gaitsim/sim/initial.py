@@ -13,6 +13,7 @@ import mujoco
 import numpy as np
 
 from gaitsim import constants as C
+from gaitsim.model.devices import module_name
 from gaitsim.sim.sensing import BodyIndex
 
 
@@ -83,14 +84,19 @@ def gait_state(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(qpos, qvel) from named initial-state values (``gaitsim.neural.controller.INITIAL_STATE``).
 
-    Joint angles and trunk pitch are set, the body is lowered until its lowest contact sphere
-    is at ``GROUND_CLEARANCE_M``, and everything moves forward at the speed.
+    Joint angles and trunk pitch are set (a device module's link at its joint's angle, so the
+    cuffs start unstrained), the body is lowered until its lowest contact sphere is at
+    ``GROUND_CLEARANCE_M``, and everything moves forward at the speed.
     """
     data = mujoco.MjData(model)
     data.qpos[index.qpos["pelvis_pitch"]] = values["trunk_pitch_rad"]
+    modules = {model.joint(j).name for j in range(model.njnt)}
     for side in C.SIDES:
         for joint in C.JOINTS:
-            data.qpos[index.qpos[C.joint_name(joint, side)]] = values[f"{side}_{joint}_rad"]
+            angle = values[f"{side}_{joint}_rad"]
+            data.qpos[index.qpos[C.joint_name(joint, side)]] = angle
+            if module_name(joint, side) in modules:
+                data.qpos[model.jnt_qposadr[model.joint(module_name(joint, side)).id]] = angle
     data.qpos[index.qpos["pelvis_z"]] = GROUND_CLEARANCE_M - _lowest_contact_z(model, data, index)
     data.qvel[index.dof["pelvis_x"]] = values["pelvis_velocity_m_s"]
     return data.qpos.copy(), data.qvel.copy()

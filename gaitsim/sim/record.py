@@ -7,7 +7,22 @@ import numpy as np
 
 from gaitsim import constants as C
 from gaitsim.model.assemble import FOOT_COP, FOOT_FORCE
+from gaitsim.model.devices import BuiltDevice, interaction_torque
 from gaitsim.sim.sensing import BodyIndex
+
+#: Per-module device channels (``device_{side}_{joint}_{quantity}``), (T,) each.
+DEVICE_QUANTITIES = (
+    "command_nm",  # the controller's command, before the motor's limits
+    "torque_nm",  # the motor's output torque
+    "interaction_nm",  # torque on the anatomical joint through the cuff (+ joint positive)
+    "angle_rad",  # the module's link angle (clinical sign of its joint)
+    "velocity_rad_s",
+)
+
+
+def device_channel(quantity: str, joint: str, side: str) -> str:
+    """Trace channel of a device module's quantity, e.g. ``device_left_knee_torque_nm``."""
+    return f"device_{side}_{joint}_{quantity}"
 
 
 class Recorder:
@@ -20,8 +35,14 @@ class Recorder:
     toes up).
     """
 
-    def __init__(self, model: mujoco.MjModel, index: BodyIndex, capacity: int) -> None:
-        self._index, self._n = index, 0
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        index: BodyIndex,
+        capacity: int,
+        device: BuiltDevice | None = None,
+    ) -> None:
+        self._index, self._n, self._device = index, 0, device
         sided = [(side, joint) for side in C.SIDES for joint in C.JOINTS]  # leg_qpos order
         segments = [(segment, side) for side in C.SIDES for segment in C.LEG_SEGMENTS]
         spheres = [(g, s) for s in C.SIDES for g in (index.heel_geom[s], index.toe_geom[s])]
@@ -34,7 +55,8 @@ class Recorder:
             [[a + k for k in range(FOOT_FORCE.start, FOOT_FORCE.stop)] for a in feet]
         )
         self._cop = np.array([[a + k for k in range(FOOT_COP.start, FOOT_COP.stop)] for a in feet])
-        nu = model.nu
+        nu = model.nu if device is None else model.nu - device.size  # the muscles
+        self._nu = nu
 
         def buffer(*shape: int) -> np.ndarray:
             return np.zeros((capacity, *shape))
@@ -61,11 +83,17 @@ class Recorder:
             ch[f"cop_{side}_m"] = self._foot_cop[:, k]
         ch["pelvis_pitch_rad"] = ch["trunk_pitch_rad"] = self._pitch[:, 0]
         ch["trunk_pitch_rate_rad_s"] = self._pitch[:, 1]
+        if device is not None:
+            self._dev = {q: buffer(device.size) for q in DEVICE_QUANTITIES}
+            for k, (side, joint) in enumerate(device.modules):
+                for q in DEVICE_QUANTITIES:
+                    ch[device_channel(q, joint, side)] = self._dev[q][:, k]
         self.channels = ch
         self._model = model
 
-    def record(self, data: mujoco.MjData) -> None:
-        """Append the current state (call after a forward pass so derived fields are fresh)."""
+    def record(self, data: mujoco.MjData, device_command: np.ndarray | None = None) -> None:
+        """Append the current state (call after a forward pass so derived fields are fresh);
+        ``device_command``: the device controller's latest command (with a device)."""
         ix, i = self._index, self._n
         self.time_s[i] = data.time
         self._angles[i] = data.qpos[ix.leg_qpos]
@@ -81,11 +109,19 @@ class Recorder:
         self._body["pelvis_pos_m"][i] = data.xpos[ix.pelvis_body]
         self._body["com_pos_m"][i] = data.subtree_com[0]
         self._body["com_vel_m_s"][i] = data.subtree_linvel[0]
-        self._muscle["muscle_excitation"][i] = data.ctrl
+        nu = self._nu
+        self._muscle["muscle_excitation"][i] = data.ctrl[:nu]
         self._muscle["muscle_activation"][i] = data.act
-        self._muscle["muscle_length_m"][i] = data.actuator_length
-        self._muscle["muscle_velocity_m_s"][i] = data.actuator_velocity
-        self._muscle["muscle_force_n"][i] = -data.actuator_force
+        self._muscle["muscle_length_m"][i] = data.actuator_length[:nu]
+        self._muscle["muscle_velocity_m_s"][i] = data.actuator_velocity[:nu]
+        self._muscle["muscle_force_n"][i] = -data.actuator_force[:nu]
+        dev = self._device
+        if dev is not None:
+            self._dev["command_nm"][i] = device_command
+            self._dev["torque_nm"][i] = data.actuator_force[dev.motor]
+            self._dev["interaction_nm"][i] = interaction_torque(data, dev)
+            self._dev["angle_rad"][i] = data.qpos[dev.device_qpos]
+            self._dev["velocity_rad_s"][i] = data.qvel[dev.device_dof]
         self._n += 1
 
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -20,8 +20,9 @@ import numpy as np
 import gaitsim
 from gaitsim.control.interface import Controller
 from gaitsim.control.loop import compile_for_loop, steps_per_tick
-from gaitsim.model import BuiltModel, build_model
+from gaitsim.model import BuiltModel, build_scenario
 from gaitsim.neural import patient_controller
+from gaitsim.sim.device import DeviceRunner
 from gaitsim.sim.initial import (
     FallLimits,
     gait_state,
@@ -140,14 +141,18 @@ def simulate(
     controller: Controller | None = None,
     progress: Callable[[float], Any] | None = None,
     pushes: Sequence[Push] = (),
+    device_controller: Controller | None = None,
 ) -> Trace:
     """Run a scenario and return its Trace. ``progress(fraction)`` is called now and then.
 
-    ``pushes`` apply external forces to the pelvis (perturbation tests); nothing else ever
-    acts on the body but gravity, the ground and its muscles.
+    ``controller`` and ``device_controller`` replace the scenario's patient and device
+    controllers. ``pushes`` apply external forces to the pelvis (perturbation tests); nothing
+    else acts on the body but gravity, the ground, its muscles and the device.
     """
     with quiet_mujoco_warnings() as warning_texts:
-        trace = _simulate(scenario, seed, built, controller, progress, tuple(pushes))
+        trace = _simulate(
+            scenario, seed, built, controller, progress, tuple(pushes), device_controller
+        )
     if warning_texts:
         meta = dict(trace.meta)
         meta["mujoco_warnings"] = warning_texts[:20]
@@ -162,19 +167,27 @@ def _simulate(
     controller: Controller | None,
     progress: Callable[[float], Any] | None,
     pushes: tuple[Push, ...],
+    device_controller: Controller | None,
 ) -> Trace:
     seed = scenario.run.seed if seed is None else seed
     run = scenario.run
     rng = np.random.default_rng(seed)
-    built = built or build_model(scenario.patient, scenario.course, run.physics_step_s)
+    built = built or build_scenario(scenario)
     model = built.model
     index = body_index(model)
+    muscles = slice(0, len(built.muscle_names))  # the first actuators; the motors follow
     initial = None
     if controller is None:
-        controller, initial = patient_controller(scenario, model.nu)
+        controller, initial = patient_controller(scenario, len(built.muscle_names))
     loop = compile_for_loop(controller, scenario)
     data = mujoco.MjData(model)
     end: Termination | None = None
+    device: DeviceRunner | None = None
+    if built.device is not None:
+        try:
+            device = DeviceRunner(scenario, built, index, seed, device_controller)
+        except Exception as exc:  # a controller bug ends the run, never the caller
+            end = Termination("controller_error", 0.0, f"device: {type(exc).__name__}: {exc}")
     if initial is None:
         data.qpos[:] = built.stand_qpos
     else:
@@ -194,9 +207,10 @@ def _simulate(
     dt = model.opt.timestep
     n_steps = max(1, round(run.duration_s / dt))
     control_every = steps_per_tick(loop.rate_hz, dt)
+    device_every = control_every if device is None else steps_per_tick(device.rate_hz, dt)
     record_every = steps_per_tick(run.record_rate_hz, dt)
     check_every = steps_per_tick(CHECK_RATE_HZ, dt)
-    recorder = Recorder(model, index, n_steps // record_every + 2)
+    recorder = Recorder(model, index, n_steps // record_every + 2, built.device)
     sensor = _Sensor(
         round(scenario.controller.sensor_delay_s / dt), scenario.controller.sensor_noise_std, rng
     )
@@ -206,7 +220,7 @@ def _simulate(
 
     # Python visits the loop once per tick, the greatest step count dividing every rate (one
     # step when measurements are delayed); MuJoCo runs the steps in between in one call.
-    tick = 1 if sensor.delayed else math.gcd(control_every, record_every, check_every)
+    tick = 1 if sensor.delayed else math.gcd(control_every, device_every, record_every, check_every)
     for i in range(0, n_steps if end is None else 0, tick):  # no steps after a failed start
         control_tick, record_tick = i % control_every == 0, i % record_every == 0
         sense_tick = control_tick or sensor.delayed
@@ -223,15 +237,22 @@ def _simulate(
         if control_tick:
             try:
                 state, command = loop.step(state, sensor.read())
-                data.ctrl[:] = command
+                data.ctrl[muscles] = command
             except Exception as exc:  # a controller bug ends the run, never the caller
                 end = Termination("controller_error", data.time, f"{type(exc).__name__}: {exc}")
+                break
+        if device is not None and i % device_every == 0:
+            try:
+                device.tick(data)
+            except Exception as exc:  # a controller bug ends the run, never the caller
+                detail = f"device: {type(exc).__name__}: {exc}"
+                end = Termination("controller_error", data.time, detail)
                 break
         if record_tick:
             # a record describes one instant: refresh the derived quantities first (this
             # changes no state, so the recording rate never changes the dynamics)
             mujoco.mj_forward(model, data)
-            recorder.record(data)
+            recorder.record(data, None if device is None else device.command)
         if pushes:  # forces change at tick boundaries (every 5 ms at the default rates)
             _apply_pushes(data, index.pelvis_body, pushes)
         mujoco.mj_step(model, data, nstep=min(tick, n_steps - i))
@@ -240,7 +261,7 @@ def _simulate(
     end = end or check_state() or Termination("completed", data.time)
     if end.reason != "numerical_instability":  # a blown-up state is not worth keeping
         mujoco.mj_forward(model, data)
-        recorder.record(data)  # the final state
+        recorder.record(data, None if device is None else device.command)  # the final state
     if progress is not None:
         progress(1.0)
     time_s, channels = recorder.finish()

@@ -1,0 +1,201 @@
+"""Exoskeleton modules: assembly on every body size, motor limits, cuffs, sensors, controllers."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gaitsim import constants as C
+from gaitsim import spec
+from gaitsim.control.devices import ControllerConfigError, device_controller, load_config
+from gaitsim.control.interface import Controller
+from gaitsim.model import build_model, build_scenario
+from gaitsim.model.devices import ACTUATORS, saturate
+from gaitsim.sim.device import DeviceSensors, device_layout
+from gaitsim.sim.record import device_channel
+from gaitsim.sim.simulation import simulate
+
+ALL_JOINTS = [{"joint": j} for j in C.JOINTS]
+
+
+def _scenario(modules=ALL_JOINTS, **extra) -> spec.Scenario:
+    return spec.from_dict(
+        {"device": {"kind": "exoskeleton", "modules": modules}, **extra},
+    )
+
+
+@pytest.mark.parametrize("actuator", sorted(ACTUATORS))
+@pytest.mark.parametrize(("height_m", "mass_kg"), [(1.50, 50.0), (1.75, 75.0), (1.95, 110.0)])
+def test_every_actuator_builds_onto_every_body_size_and_its_mass_is_in_the_model(
+    actuator, height_m, mass_kg
+):
+    patient = spec.from_dict({"patient": {"height_m": height_m, "mass_kg": mass_kg}}).patient
+    device = _scenario([{"joint": j, "actuator": actuator} for j in C.JOINTS]).device
+    bare = build_model(patient, spec.Course(), 0.0005)
+    worn = build_model(patient, spec.Course(), 0.0005, device)
+    expected = 6 * ACTUATORS[actuator].mass_kg  # housings; links add their own mass
+    assert worn.device is not None and worn.device.size == 6
+    assert worn.device.mass_kg > expected
+    assert np.sum(worn.model.body_mass) == pytest.approx(bare.mass_kg + worn.device.mass_kg)
+    assert worn.mass_kg == pytest.approx(bare.mass_kg)  # the person's mass is the person's
+    assert worn.model.nu == bare.model.nu + 6
+    assert worn.muscle_names == bare.muscle_names
+
+
+def test_a_module_on_one_side_and_the_modules_order():
+    built = build_scenario(_scenario([{"joint": "ankle", "side": "right"}, {"joint": "hip"}]))
+    assert built.device.modules == (("left", "hip"), ("right", "hip"), ("right", "ankle"))
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ({"kind": "exoskeleton"}, "at least one module"),
+        ({"kind": "none", "modules": [{"joint": "hip"}]}, "kind = 'none'"),
+        ({"kind": "exoskeleton", "modules": [{"joint": "hip", "actuator": "x"}]}, "allowed: "),
+        (
+            {
+                "kind": "exoskeleton",
+                "modules": [{"joint": "hip"}, {"joint": "hip", "side": "left"}],
+            },
+            "two modules on the left hip",
+        ),
+        ({"kind": "exoskeleton", "modules": [{"joint": "elbow"}]}, "device.modules.0.joint"),
+        (
+            {"kind": "exoskeleton", "modules": [{"joint": "hip", "cuff_stiffness_nm_rad": -1.0}]},
+            "0.0 < value",
+        ),
+    ],
+)
+def test_bad_device_sections_name_the_field(device, message):
+    with pytest.raises(spec.ScenarioError, match=message):
+        spec.from_dict({"device": device})
+
+
+def test_the_motor_envelope_limits_torque_and_driving_at_speed():
+    peak, top = np.array([10.0]), np.array([20.0])
+    assert saturate(np.array([50.0]), np.array([0.0]), peak, top) == pytest.approx(10.0)
+    # driving at half the no-load speed: half the peak; braking keeps the full peak
+    assert saturate(np.array([50.0]), np.array([10.0]), peak, top) == pytest.approx(5.0)
+    assert saturate(np.array([-50.0]), np.array([10.0]), peak, top) == pytest.approx(-10.0)
+    assert saturate(np.array([50.0]), np.array([30.0]), peak, top) == pytest.approx(0.0)
+
+
+def _constant_torque(torque: float, n: int, rate_hz: float = 200.0) -> Controller:
+    return Controller(
+        "constant-torque",
+        lambda params, spec: jnp.zeros((), jnp.float32),
+        lambda params, state, obs: (state + 1, params * jnp.ones_like(obs["joint_angle_rad"])),
+        jnp.float32(torque),
+        rate_hz,
+    )
+
+
+def test_a_command_beyond_the_motor_is_saturated_and_the_cuff_carries_the_torque():
+    sc = _scenario([{"joint": "knee", "side": "left"}], run={"duration_s": 0.5})
+    peak = ACTUATORS["knee-orthosis-7to1"].peak_torque_nm
+    trace = simulate(sc, device_controller=_constant_torque(1000.0, 1))
+    command = trace.channels[device_channel("command_nm", "knee", "left")]
+    torque = trace.channels[device_channel("torque_nm", "knee", "left")]
+    interaction = trace.channels[device_channel("interaction_nm", "knee", "left")]
+    assert command.max() == pytest.approx(1000.0)
+    assert np.all(np.abs(torque) <= peak + 1e-9)
+    assert torque.max() == pytest.approx(peak)
+    # whenever the motor pushes, the person feels it through the cuff (from the first step
+    # on: at the instant the torque is switched on, t = 0, the cuff has not deflected yet)
+    pushing = np.abs(torque) > 0.1
+    pushing[0] = False
+    assert pushing.sum() > 10
+    assert np.all(np.abs(interaction[pushing]) > 0.0)
+    # a knee-flexing torque flexes the knee of a standing body
+    knee = trace.channels[C.angle_channel("knee", "left")]
+    assert knee[-1] > knee[0] + 0.1
+
+
+def test_device_sensors_quantise_delay_and_hold():
+    settings = spec.DeviceSensing(
+        encoder_bits=10,
+        torque_noise_nm=0.0,
+        imu_angle_noise_rad=0.0,
+        imu_rate_noise_rad_s=0.0,
+        insole_noise_n=0.0,
+        insole_rate_hz=50.0,
+        latency_s=0.01,
+    )
+    layout = dict(device_layout(1))
+    sensors = DeviceSensors(settings, 1, 0.005, np.random.default_rng(0))
+    lsb = 2 * np.pi / 1024
+
+    def true(k: int) -> dict:
+        z = np.zeros(2)
+        return {
+            "joint_angle_rad": np.array([0.3 + 0.001 * k]),
+            "joint_velocity_rad_s": np.array([0.2]),
+            "motor_torque_nm": np.array([1.0]),
+            "foot_load_n": np.array([100.0 * k, 0.0]),
+            "thigh_angle_rad": z,
+            "thigh_rate_rad_s": z,
+            "shank_angle_rad": z,
+            "shank_rate_rad_s": z,
+        }
+
+    reads = [sensors.read(true(k)) for k in range(8)]
+    assert len(reads[0]) == sum(layout.values())
+    angle = np.array([r[0] for r in reads])
+    assert np.allclose(angle / lsb, np.round(angle / lsb), atol=1e-3)  # on the encoder's grid
+    # 10 ms at 200 Hz: two ticks late (the first reading repeats until the line is full)
+    assert angle[2] == pytest.approx(round(0.3 / lsb) * lsb, abs=1e-6)
+    assert angle[4] == pytest.approx(round(0.302 / lsb) * lsb, abs=1e-6)
+    load = np.array([r[3 + 0] for r in reads])  # foot_load_n left (after 3 module entries)
+    # 50 Hz insoles at a 200 Hz device: a new sample every 4 ticks, then two ticks late
+    assert list(load[2:8]) == [0.0, 0.0, 0.0, 0.0, 400.0, 400.0]
+
+
+def test_sensor_noise_is_seeded():
+    settings = spec.DeviceSensing()
+    a = DeviceSensors(settings, 2, 0.005, np.random.default_rng(3))
+    b = DeviceSensors(settings, 2, 0.005, np.random.default_rng(3))
+    z2 = {k: np.ones(n) for k, n in device_layout(2)}
+    assert np.array_equal(a.read(z2), b.read(z2))
+
+
+def test_transparent_mode_compensates_friction_along_the_motion():
+    built = build_scenario(_scenario([{"joint": "hip", "side": "left"}]))
+    ctrl = device_controller("transparent", built.device, 200.0)
+    state = ctrl.init(ctrl.params, None)
+    obs = {k: jnp.zeros(n) for k, n in device_layout(1)}
+    obs["joint_velocity_rad_s"] = jnp.array([2.0])
+    state, torque = ctrl.step(ctrl.params, state, obs)
+    friction = ACTUATORS["ak80-9"].friction_nm
+    assert 0.5 * friction < float(torque[0]) < 1.5 * friction
+    obs["joint_velocity_rad_s"] = jnp.array([-2.0])
+    _, torque = ctrl.step(ctrl.params, state, obs)
+    assert float(torque[0]) < 0.0
+
+
+def test_bad_controller_configurations_name_the_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('kind = "transparent"\nfriction_compensation = 2.0\n')
+    with pytest.raises(ControllerConfigError, match="friction_compensation"):
+        load_config(str(bad))
+    bad.write_text('kind = "teleport"\n')
+    with pytest.raises(ControllerConfigError, match="allowed: "):
+        load_config(str(bad))
+    bad.write_text('kind = "transparent"\ngain = 1.0\n')
+    with pytest.raises(ControllerConfigError, match="gain"):
+        load_config(str(bad))
+
+
+def test_the_healthy_patient_walks_on_in_a_transparent_hip_exoskeleton():
+    sc = spec.from_dict(
+        {
+            "controller": {"kind": "reflex", "parameters": "healthy.json"},
+            "device": {"kind": "exoskeleton", "modules": [{"joint": "hip"}]},
+            "run": {"duration_s": 4.0},
+        }
+    )
+    trace = simulate(sc)
+    assert trace.meta["termination"]["reason"] == "completed"
+    for side in C.SIDES:
+        assert np.abs(trace.channels[device_channel("interaction_nm", "hip", side)]).max() > 0.1
