@@ -29,6 +29,7 @@ class BadInput(click.ClickException):
 def _load_scenario(name_or_path: str) -> Scenario:
     """Load and validate a scenario, including the controller parameter file it names."""
     from gaitsim import spec
+    from gaitsim.control.devices import ControllerConfigError, load_config
     from gaitsim.neural.parameters import ParameterError
 
     try:
@@ -37,8 +38,15 @@ def _load_scenario(name_or_path: str) -> Scenario:
             from gaitsim.neural import controller as rc
 
             rc.load_parameter_file(rc.resolve_parameter_file(scenario.controller.parameters))
+        if scenario.device.kind != "none":
+            try:
+                load_config(scenario.device.controller)
+            except ControllerConfigError as exc:
+                raise ControllerConfigError(
+                    f"{name_or_path}: device.controller = {scenario.device.controller!r}: {exc}"
+                ) from None
         return scenario
-    except (ScenarioError, ParameterError, FileNotFoundError) as exc:
+    except (ScenarioError, ParameterError, ControllerConfigError, FileNotFoundError) as exc:
         raise BadInput(str(exc)) from None
 
 
@@ -245,6 +253,64 @@ def render_cmd(
     click.echo(f"video: {written}", err=True)
 
 
+@main.command("compare")
+@click.argument("scenario")
+@click.option(
+    "--controllers",
+    default=None,
+    help="Comma-separated device-controller configurations (controllers/*.toml or paths); "
+    "default: every shipped one that fits the scenario's device.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Runs per condition (seeds 1..N, each a perturbed start).",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(1.0, 3600.0),
+    default=20.0,
+    show_default=True,
+    help="Simulated seconds per run.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def compare_cmd(
+    scenario: str, controllers: str | None, seeds: int, duration_s: float, as_json: bool
+) -> None:
+    """Run SCENARIO's patient without its device and under each device controller, from the
+    same seeds, and print gait, symmetry, clearance, energy and interaction per condition."""
+    from tqdm import tqdm
+
+    from gaitsim.control.devices import ControllerConfigError, load_config
+    from gaitsim.sim.compare import compare, default_controllers, format_comparison
+
+    spec = _load_scenario(scenario)
+    if spec.device.kind == "none":
+        raise BadInput(f"{scenario}: device.kind = 'none': nothing to compare; give it a device")
+    names = (
+        [n.strip() for n in controllers.split(",") if n.strip()]
+        if controllers
+        else default_controllers(spec)
+    )
+    try:
+        for name in names:
+            load_config(name)
+    except (ControllerConfigError, FileNotFoundError) as exc:
+        raise BadInput(f"--controllers: {exc}") from None
+    total = (len(names) + 1) * seeds
+    with tqdm(total=total, file=sys.stderr, desc="comparing", unit="run") as bar:
+        result = compare(
+            spec, names, range(1, seeds + 1), duration_s, lambda name, seed: bar.update(1)
+        )
+    if as_json:
+        click.echo(json.dumps(result, allow_nan=False))
+    else:
+        click.echo(format_comparison(result))
+
+
 @main.command("tune")
 @click.argument("scenario")
 @click.option("--generations", type=click.IntRange(1, 100_000), default=300, show_default=True)
@@ -311,6 +377,15 @@ def render_cmd(
     help="The shorter mean step must be at least this fraction of the longer (0: no check).",
 )
 @click.option(
+    "--torque-noise",
+    "torque_noise",
+    type=click.FloatRange(0.0, 50.0),
+    default=0.0,
+    show_default=True,
+    help="Random torques on the leg joints during evaluation (N m std, correlated over "
+    "0.1 s): a patient robust to what a worn device adds.",
+)
+@click.option(
     "--curriculum",
     type=click.IntRange(1, 20),
     default=1,
@@ -334,6 +409,7 @@ def tune_cmd(
     work_dir: Path | None,
     perturbed_starts: int,
     min_step_ratio: float,
+    torque_noise: float,
     curriculum: int,
     resume: bool,
     seed: int | None,
@@ -365,6 +441,7 @@ def tune_cmd(
         symmetric=not asymmetric,
         perturbed_starts=perturbed_starts,
         min_step_ratio=min_step_ratio,
+        torque_noise_nm=torque_noise,
         seed=1 if seed is None else seed,
     )
     start = (reflex_lr, initial)

@@ -234,3 +234,27 @@ def test_tune_with_a_curriculum_writes_each_stage_and_the_result(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     assert (work / "stage-1" / "best.json").is_file() and out.is_file()
     assert "tuned t: 2 generations" in proc.stdout
+
+
+def test_compare_refuses_a_scenario_without_a_device_and_unknown_controllers(tmp_path):
+    result = gaitsim("compare", "default")
+    assert result.returncode == 2 and "nothing to compare" in result.stderr
+    scenario = tmp_path / "exo.toml"
+    scenario.write_text(
+        '[device]\nkind = "exoskeleton"\n[[device.modules]]\njoint = "hip"\n', encoding="utf-8"
+    )
+    result = gaitsim("compare", scenario, "--controllers", "nope")
+    assert result.returncode == 2 and "--controllers" in result.stderr
+
+
+def test_a_bad_device_controller_configuration_exits_2_naming_scenario_and_field(tmp_path):
+    scenario = tmp_path / "exo.toml"
+    scenario.write_text(
+        '[device]\nkind = "exoskeleton"\ncontroller = "tests/data/bad_controller.toml"\n'
+        '[[device.modules]]\njoint = "hip"\n',
+        encoding="utf-8",
+    )
+    result = gaitsim("run", scenario, "--json")
+    assert result.returncode == 2
+    assert str(scenario) in result.stderr and "device.controller" in result.stderr
+    assert "friction_compensation" in result.stderr and result.stdout == ""

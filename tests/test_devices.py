@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from gaitsim import constants as C
 from gaitsim import spec
+from gaitsim.control import phase
+from gaitsim.control.config import DeviceContext
 from gaitsim.control.devices import ControllerConfigError, device_controller, load_config
 from gaitsim.control.interface import Controller
+from gaitsim.control.profile import bump
 from gaitsim.model import build_model, build_scenario
 from gaitsim.model.devices import ACTUATORS, saturate
+from gaitsim.sim.compare import NO_DEVICE, compare, default_controllers, format_comparison
 from gaitsim.sim.device import DeviceSensors, device_layout
 from gaitsim.sim.record import device_channel
 from gaitsim.sim.simulation import simulate
@@ -162,7 +169,7 @@ def test_sensor_noise_is_seeded():
 
 def test_transparent_mode_compensates_friction_along_the_motion():
     built = build_scenario(_scenario([{"joint": "hip", "side": "left"}]))
-    ctrl = device_controller("transparent", built.device, 200.0)
+    ctrl = device_controller("transparent", DeviceContext(built.device, 200.0, 75.0, 1.75))
     state = ctrl.init(ctrl.params, None)
     obs = {k: jnp.zeros(n) for k, n in device_layout(1)}
     obs["joint_velocity_rad_s"] = jnp.array([2.0])
@@ -199,3 +206,64 @@ def test_the_healthy_patient_walks_on_in_a_transparent_hip_exoskeleton():
     assert trace.meta["termination"]["reason"] == "completed"
     for side in C.SIDES:
         assert np.abs(trace.channels[device_channel("interaction_nm", "hip", side)]).max() > 0.1
+
+
+def test_a_bump_rises_peaks_and_falls_and_wraps_over_heel_strike():
+    phi = jnp.linspace(0.0, 1.0, 1001)
+    torque = np.asarray(bump(phi, 10.0, 0.5, 0.2, 0.1))
+    assert torque[500] == pytest.approx(10.0)
+    assert torque[:300].max() == 0.0 and torque[600:].max() == 0.0
+    assert np.all(np.diff(torque[300:500]) >= 0) and np.all(np.diff(torque[500:600]) <= 0)
+    # a bump from 0.9 of the previous stride to 0.2 of this one (hip extension)
+    wrapped = np.asarray(bump(phi, -5.0, 0.05, 0.15, 0.15))
+    assert wrapped[950] < 0 and wrapped[50] == pytest.approx(-5.0) and wrapped[500] == 0.0
+
+
+def test_the_phase_estimate_times_strides_from_heel_strikes():
+    state = phase.init()
+    bw, dt = jnp.float32(700.0), 0.005
+    stride_s = 1.0
+    for k in range(int(6 * stride_s / dt)):
+        t = k * dt
+        load = jnp.array([700.0 if (t % stride_s) < 0.6 else 0.0, 0.0])
+        state, phi, _ = phase.update(state, load, bw, dt)
+    assert int(state["timed"][0]) == 5  # 6 strikes (the first at t = 1 s), 5 timed strides
+    assert float(jnp.mean(state["strides_s"][0])) == pytest.approx(stride_s, abs=0.01)
+    assert float(phi[0]) == pytest.approx(((6 * stride_s - dt) % stride_s) / stride_s, abs=0.02)
+
+
+def test_the_profile_assists_only_once_the_phase_is_trusted():
+    built = build_scenario(_scenario([{"joint": "ankle", "side": "left"}]))
+    ctrl = device_controller("ankle-profile", DeviceContext(built.device, 200.0, 70.0, 1.75))
+    state = ctrl.init(ctrl.params, None)
+    step = jax.jit(ctrl.step)
+    obs = {k: jnp.zeros(n) for k, n in device_layout(1)}
+    peaks = []
+    for _ in range(10):
+        worst = 0.0
+        for k in range(200):  # 1 s strides at 200 Hz, stance 60 %
+            obs["foot_load_n"] = jnp.array([700.0 if k < 120 else 0.0, 700.0])
+            state, torque = step(ctrl.params, state, obs)
+            worst = min(worst, float(torque[0]))
+        peaks.append(worst)
+    assert all(abs(p) < 0.5 for p in peaks[:3])  # transparent only, while strides are timed
+    assert peaks[-1] == pytest.approx(-0.3 * 70.0, rel=0.05)  # 0.3 N m/kg plantarflexion
+    assert abs(peaks[4]) < abs(peaks[-1])  # ramping up
+
+
+def test_compare_runs_the_same_seeds_with_and_without_the_device():
+    sc = spec.from_dict(
+        {
+            "controller": {"kind": "reflex", "parameters": "healthy.json"},
+            "device": {"kind": "exoskeleton", "modules": [{"joint": "hip"}]},
+        }
+    )
+    assert "transparent" in default_controllers(sc)
+    assert "ankle-profile" not in default_controllers(sc)  # no ankle module to drive
+    result = compare(sc, ["transparent"], [1], 2.0)
+    assert list(result["conditions"]) == [NO_DEVICE, "transparent"]
+    bare, worn = (result["conditions"][k]["mean"] for k in (NO_DEVICE, "transparent"))
+    assert bare["device_work_j"] is None and worn["device_work_j"] is not None
+    assert bare["metabolic_w_kg"] > 0
+    assert "falls" in format_comparison(result)
+    json.dumps(result, allow_nan=False)

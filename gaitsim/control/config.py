@@ -7,7 +7,11 @@ are validated (unknown keys and out-of-range values are errors naming the file a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict
+
+from gaitsim.model.devices import BuiltDevice
 
 
 class ControllerConfig(BaseModel):
@@ -17,3 +21,14 @@ class ControllerConfig(BaseModel):
 
     kind: str
     description: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """What a device controller is built for: the device, its loop rate and the wearer's
+    size (torques are often set per kg, trajectories per leg length)."""
+
+    device: BuiltDevice
+    rate_hz: float
+    mass_kg: float
+    height_m: float

@@ -2,7 +2,7 @@
 
 A configuration is a TOML file in controllers/ (or a path) with ``kind`` naming the family;
 the family module has a ``Config`` (its validated fields) and
-``make(config, device, rate_hz) -> Controller``.
+``make(config, context: DeviceContext) -> Controller``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from gaitsim.catalogue import resolve
-from gaitsim.control import transparent
-from gaitsim.control.config import ControllerConfig
+from gaitsim.control import profile, transparent
+from gaitsim.control.config import ControllerConfig, DeviceContext
 from gaitsim.control.interface import Controller
-from gaitsim.model.devices import BuiltDevice
+from gaitsim.spec import Device
 
-FAMILIES: dict[str, ModuleType] = {"transparent": transparent}
+FAMILIES: dict[str, ModuleType] = {"profile": profile, "transparent": transparent}
 
 
 class ControllerConfigError(ValueError):
@@ -53,7 +53,14 @@ def load_config(name_or_path: str) -> ControllerConfig:
         raise ControllerConfigError("\n".join(lines)) from None
 
 
-def device_controller(name_or_path: str, device: BuiltDevice, rate_hz: float) -> Controller:
-    """The controller of a configuration file for ``device``, called at ``rate_hz``."""
+def device_controller(name_or_path: str, context: DeviceContext) -> Controller:
+    """The controller of a configuration file for the device and wearer of ``context``."""
     config = load_config(name_or_path)
-    return FAMILIES[config.kind].make(config, device, rate_hz)
+    return FAMILIES[config.kind].make(config, context)
+
+
+def fits(config: ControllerConfig, device: Device) -> bool:
+    """Whether a configuration can drive ``device`` (a family without a ``fits`` drives any)."""
+    family = FAMILIES[config.kind]
+    check = getattr(family, "fits", None)
+    return device.kind != "none" and (check is None or bool(check(config, device)))

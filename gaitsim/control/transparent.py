@@ -11,18 +11,19 @@ the shipped configuration compensates part of it.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jax.numpy as jnp
 from pydantic import Field
 
-from gaitsim.control.config import ControllerConfig
+from gaitsim.control.config import ControllerConfig, DeviceContext
 from gaitsim.control.interface import Controller
-from gaitsim.model.devices import BuiltDevice
 
 
 class Config(ControllerConfig):
     """``kind = "transparent"``."""
+
+    kind: Literal["transparent"] = "transparent"
 
     friction_compensation: Annotated[float, Field(ge=0.0, le=1.0)] = 0.8
     damping_compensation: Annotated[float, Field(ge=0.0, le=1.0)] = 0.8
@@ -55,9 +56,9 @@ def step(params: dict, state: dict, obs: dict) -> tuple[dict, jnp.ndarray]:
     return {"velocity": w, "acceleration": acc, "started": jnp.ones_like(state["started"])}, torque
 
 
-def make(config: Config, device: BuiltDevice, rate_hz: float) -> Controller:
-    """The transparent controller of ``device`` (its actuators' friction and inertia)."""
-    a = device.actuators
+def make(config: Config, context: DeviceContext) -> Controller:
+    """The transparent controller of a device (its actuators' friction and inertia)."""
+    a, rate_hz = context.device.actuators, context.rate_hz
 
     def f32(values: Any) -> jnp.ndarray:
         return jnp.asarray(values, jnp.float32)

@@ -48,6 +48,24 @@ def _rows(d: dict[str, Any]) -> list[tuple[str, Any, Any, Any, str]]:
     rows.append(("MoS AP min (m)", mos["left"]["min"], mos["right"]["min"], None, "{:+.3f}"))
     grf = d["grf_peak_bw"]
     rows.append(("peak vertical GRF (BW)", grf["left"], grf["right"], grf["max"], "{:.2f}"))
+    met = d["metabolic"]
+    if met is not None:
+        rows.append(("metabolic rate, net (W/kg)", None, None, met["net_w_kg"], "{:.2f}"))
+        cot = met["cost_of_transport_j_kg_m"]
+        rows.append(("cost of transport, net (J/kg/m)", None, None, cot, "{:.2f}"))
+    device = d["device"] or {}
+    joints = dict.fromkeys(module.split("_", 1)[1] for module in device)
+    for joint in joints:
+        left, right = device.get(f"left_{joint}"), device.get(f"right_{joint}")
+        for key, label, fmt in (
+            ("positive_work_j", "work + (J)", "{:.1f}"),
+            ("negative_work_j", "work - (J)", "{:.1f}"),
+            ("peak_interaction_nm", "peak interaction (N m)", "{:.2f}"),
+            ("peak_torque_use", "peak torque / limit", "{:.2f}"),
+            ("rms_torque_use", "RMS torque / continuous", "{:.2f}"),
+        ):
+            cells = (m[key] if m else None for m in (left, right))
+            rows.append((f"device {joint}: {label}", *cells, None, fmt))
     return rows
 
 

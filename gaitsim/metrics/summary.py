@@ -27,6 +27,13 @@ key                                     value
                                         side's heel strikes (Hof 2005), m; + = XcoM behind toe
 ``grf_peak_bw``                         {"left", "right"}: mean over stance phases of peak
                                         vertical GRF / BW; "max": largest such peak, both sides
+``metabolic``                           None, or {"gross_w_kg", "net_w_kg" (W per kg body
+                                        mass), "cost_of_transport_j_kg_m" (net), "per_muscle_w"
+                                        {muscle: mean W}}: Umberger 2003 (``metrics.energy``)
+``device``                              None, or per module ``{side}_{joint}``: {
+                                        "positive_work_j", "negative_work_j",
+                                        "peak_interaction_nm", "rms_interaction_nm",
+                                        "peak_torque_use", "rms_torque_use", "peak_speed_use"}
 ======================================  ========================================================
 
 Gait-cycle curves (``GaitSummary.curves``, hip/knee/ankle per side, rad) are arrays and stay out
@@ -44,6 +51,7 @@ import numpy as np
 
 from gaitsim.constants import SIDES, angle_channel, grf_channel, heel_channel, toe_channel
 from gaitsim.metrics._stats import finite_max, finite_mean, finite_min, optional
+from gaitsim.metrics.energy import device_energetics, metabolics
 from gaitsim.metrics.events import (
     MIN_PHASE_S,
     MIN_SWING_S,
@@ -88,6 +96,8 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "min_toe_clearance_m",
     "mos_ap_m",
     "grf_peak_bw",
+    "metabolic",
+    "device",
 )
 
 Sided = Mapping[str, float | None]
@@ -112,6 +122,8 @@ class GaitSummary:
     min_toe_clearance_m: Sided
     mos_ap_m: Mapping[str, Sided]
     grf_peak_bw: Sided
+    metabolic: Mapping[str, Any] | None = None
+    device: Mapping[str, Any] | None = None
     curves: Mapping[str, CycleCurve] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -297,6 +309,8 @@ def summarize(
         mos_ap_m=_mos(trace, events),
         grf_peak_bw=_grf_peaks(trace, events, body_weight_n(trace.meta)),
     )
+    values["metabolic"] = metabolics(trace, values["speed_m_s"])
+    values["device"] = device_energetics(trace)
     # Store plain floats/None (never NaN) so attributes and to_dict() agree.
     fields = {key: _json_ready(value) for key, value in values.items()}
     return GaitSummary(**fields, curves=gait_cycle_curves(trace, events))

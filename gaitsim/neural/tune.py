@@ -48,7 +48,7 @@ from gaitsim.model.impairment import toward_healthy
 from gaitsim.neural import controller as rc
 from gaitsim.neural import reflex
 from gaitsim.neural.parameters import from_unit, mapping_from_vector, to_unit
-from gaitsim.sim.batch import RolloutResult, rollout
+from gaitsim.sim.batch import RolloutResult, TorqueNoise, rollout
 from gaitsim.sim.initial import gait_state, perturbed
 from gaitsim.sim.sensing import body_index
 from gaitsim.spec import Scenario
@@ -77,6 +77,8 @@ class TuneConfig:
     speed_noise_m_s: float = 0.1
     #: the shorter mean step length must be at least this fraction of the longer (0: no check)
     min_step_ratio: float = MIN_STEP_RATIO
+    #: robustness: random torques on the leg joints (N m std; 0: none), see TorqueNoise
+    torque_noise_nm: float = 0.0
     #: stop early once the best candidate walks (cost below SURVIVOR_COST_CAP) and at least
     #: this many generations have run (curriculum stages); None: run every generation
     stop_walking_after: int | None = None
@@ -180,6 +182,9 @@ def evaluate(
         run.fall_pelvis_height_fraction,
         run.fall_trunk_pitch_rad,
         config.nthread,
+        TorqueNoise(config.torque_noise_nm, seed=config.seed * 100_003 + generation)
+        if config.torque_noise_nm > 0
+        else None,
     )
     costs = cost(result, config.duration_s, config.target_speed_m_s, config.min_step_ratio)
     costs = costs.reshape(-1, k).mean(axis=1)

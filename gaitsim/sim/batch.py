@@ -33,6 +33,18 @@ LIMIT_MARGIN_RAD = 0.05
 
 
 @dataclass(frozen=True)
+class TorqueNoise:
+    """Random torques on the leg joints: an Ornstein-Uhlenbeck process per joint and member
+    (stationary std ``std_nm``, correlation time ``time_constant_s``), held over a control
+    tick. Tuning under it gives patients that tolerate what a worn device adds (its mass,
+    friction and residual interaction torques) without knowing the device."""
+
+    std_nm: float
+    time_constant_s: float = 0.1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class RolloutResult:
     """Per member (shape (N,)): what happened over the rollout."""
 
@@ -60,11 +72,13 @@ def rollout(
     fall_height_fraction: float = 0.6,
     fall_pitch_rad: float = 1.0,
     nthread: int = 2,
+    torque_noise: TorqueNoise | None = None,
 ) -> RolloutResult:
     """Run N members (one controller each, same structure) from (N, nq)/(N, nv) states.
 
     A member ends when it falls or MuJoCo warns for it (the end criteria of
     :mod:`gaitsim.sim.initial`, as in ``simulate``); MuJoCo's warning text is kept off stdout.
+    ``torque_noise`` disturbs every leg joint of every member (robust tuning).
     """
     with quiet_mujoco_warnings():
         return _rollout(
@@ -76,6 +90,7 @@ def rollout(
             fall_height_fraction,
             fall_pitch_rad,
             nthread,
+            torque_noise,
         )
 
 
@@ -88,6 +103,7 @@ def _rollout(
     fall_height_fraction: float,
     fall_pitch_rad: float,
     nthread: int,
+    torque_noise: TorqueNoise | None,
 ) -> RolloutResult:
     model, n = built.model, len(controllers)
     muscles = slice(0, len(built.muscle_names))  # a device's motors follow, unpowered here
@@ -100,6 +116,7 @@ def _rollout(
     batch = mujoco.batch.Batch(model, nsim=n, nthread=nthread)
     qpos, qvel, ctrl = batch.bind("qpos"), batch.bind("qvel"), batch.bind("ctrl")
     act = batch.bind("act")
+    applied = batch.bind("qfrc_applied")
     geom_xpos = batch.bind("geom_xpos")
     heels = [index.heel_geom[s] for s in C.SIDES]
     sensor = batch.bind("sensordata")
@@ -128,9 +145,17 @@ def _rollout(
     effort, limit_pen, spike = np.zeros(n), np.zeros(n), np.zeros(n)
     swing_s, stretch = np.zeros((n, 2)), np.zeros((n, 2))
     step_sum, step_count = np.zeros((n, 2)), np.zeros((n, 2))
+    if torque_noise is not None:
+        rng = np.random.default_rng(torque_noise.seed)
+        decay = np.exp(-tick / torque_noise.time_constant_s)
+        disturbance = torque_noise.std_nm * rng.standard_normal((n, len(index.leg_dof)))
     for k in range(n_ticks):
         flat_state, command = step(flat_params, flat_state, observe())
         ctrl[:, muscles] = np.asarray(command)
+        if torque_noise is not None:
+            applied[:, index.leg_dof] = disturbance
+            fresh = rng.standard_normal(disturbance.shape)
+            disturbance = decay * disturbance + np.sqrt(1 - decay**2) * torque_noise.std_nm * fresh
         ids = np.flatnonzero(alive)
         batch.step(ids=ids, nstep=nstep)
         # accumulate over the members that were alive during this tick

@@ -26,6 +26,7 @@ import mujoco
 import numpy as np
 
 from gaitsim import constants as C
+from gaitsim.control.config import DeviceContext
 from gaitsim.control.devices import device_controller
 from gaitsim.control.interface import Controller
 from gaitsim.control.loop import compile_for_loop
@@ -193,7 +194,8 @@ class DeviceRunner:
         assert device is not None
         spec = scenario.device
         if controller is None:
-            controller = device_controller(spec.controller, device, spec.rate_hz)
+            context = DeviceContext(device, spec.rate_hz, built.mass_kg, built.height_m)
+            controller = device_controller(spec.controller, context)
         self.device = device
         self.loop = compile_for_loop(controller, scenario, device_layout(device.size))
         self.rate_hz = controller.rate_hz

@@ -18,8 +18,14 @@ Channels (all with leading dimension T = len(time_s); names in ``gaitsim.constan
   ``muscle_velocity_m_s``, ``muscle_force_n`` (tension +) (T, M), columns in
   ``meta["muscle_names"]`` order.
 
+- with a device, per module ``device_{side}_{joint}_{command_nm,torque_nm,interaction_nm,
+  angle_rad,velocity_rad_s}`` (``gaitsim.sim.record``): the controller's command, the motor's
+  torque, the torque on the joint through the cuff, the module's angle and speed.
+
 ``meta`` is JSON: scenario (dict), scenario_name, seed, versions, physics_step_s,
-record_step_s, body {mass_kg, height_m, leg_length_m}, muscle_names, termination
+record_step_s, body {mass_kg (the person's), height_m, leg_length_m}, muscle_names, muscles
+{gainprm, lengthrange, rho: per muscle, for the energetics}, device (None, or {modules,
+actuators, peak_torque_nm, continuous_torque_nm, max_speed_rad_s, mass_kg}), termination
 {reason, time_s, detail}, transient_s (start transient the gait metrics leave out) and, when
 MuJoCo warned, mujoco_warnings (their text).
 """
