@@ -163,17 +163,29 @@ class DeviceSensing(_Frozen):
 class Device(_Frozen):
     """The rehabilitation robot and its controller.
 
-    ``exoskeleton``: the ``modules`` on the body. ``controller`` names a device-controller
-    configuration in controllers/ (or a path); it runs at ``rate_hz`` on the device's sensors.
+    ``exoskeleton``: the ``modules`` on the body. ``gait-trainer`` (Lokomat-like, on a
+    treadmill course): a body-weight-support harness (``body_weight_support`` of the body
+    weight, a constant force or a spring of ``support_stiffness_n_m`` about standing height),
+    the pelvis held in place by a spring-damper and the trunk steadied by the harness
+    (``pelvis_*``, ``trunk_support_nm_rad``), and driven hip and knee orthoses (its
+    ``modules``; by default hip and knee on both sides with the ``lokomat-drive`` actuator).
+    ``controller`` names a device-controller configuration in controllers/ (or a path); it runs
+    at ``rate_hz`` on the device's sensors.
     """
 
-    kind: Literal["none", "exoskeleton"] = "none"
+    kind: Literal["none", "exoskeleton", "gait-trainer"] = "none"
     modules: Annotated[tuple[Module, ...], Field(strict=False)] = ()
     controller: str = "transparent"
     # research exoskeletons run their high-level loop at 100-500 Hz (REFERENCES 4.4); 200 Hz
     # keeps device and patient ticks together
     rate_hz: Annotated[float, Field(gt=0.0, le=2000.0)] = 200.0
     sensing: DeviceSensing = Field(default_factory=DeviceSensing)
+    body_weight_support: Annotated[float, Field(ge=0.0, le=0.6)] = 0.3
+    support_mode: Literal["constant", "spring"] = "constant"
+    support_stiffness_n_m: Annotated[float, Field(ge=0.0, le=20_000.0)] = 1000.0
+    pelvis_stiffness_n_m: Annotated[float, Field(ge=0.0, le=100_000.0)] = 5000.0
+    pelvis_damping_ns_m: Annotated[float, Field(ge=0.0, le=10_000.0)] = 500.0
+    trunk_support_nm_rad: Annotated[float, Field(ge=0.0, le=5000.0)] = 1000.0
 
     @field_validator("controller")
     @classmethod
@@ -185,6 +197,21 @@ class Device(_Frozen):
         except NotInCatalogue as exc:
             raise ValueError(exc.reason) from None
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trainer_orthoses(cls, data: Any) -> Any:
+        trainer = isinstance(data, Mapping) and data.get("kind") == "gait-trainer"
+        if trainer and not data.get("modules"):
+            # the orthosis is strapped firmly to thigh and shank: stiff cuffs
+            data = {
+                **data,
+                "modules": [
+                    {"joint": j, "actuator": "lokomat-drive", "cuff_stiffness_nm_rad": 2000.0}
+                    for j in ("hip", "knee")
+                ],
+            }
+        return data
 
     @model_validator(mode="after")
     def _modules_fit_the_kind(self) -> Device:
@@ -202,10 +229,12 @@ class Device(_Frozen):
 
 
 class Course(_Frozen):
-    """Where the patient walks: flat overground for now."""
+    """Where the patient walks: flat ground, or a treadmill whose belt runs backwards at
+    ``belt_speed_m_s`` (the patient walks in place; gait metrics are taken on the belt)."""
 
-    kind: Literal["overground"] = "overground"
+    kind: Literal["overground", "treadmill"] = "overground"
     friction: Annotated[float, Field(gt=0.0, le=2.0)] = 0.9  # stiction mu, Geyer & Herr 2010
+    belt_speed_m_s: Annotated[float, Field(ge=0.0, le=3.0)] = 0.5
 
 
 class Controller(_Frozen):
@@ -274,6 +303,15 @@ class Scenario(_Frozen):
     controller: Controller = Field(default_factory=Controller)
     run: Run = Field(default_factory=Run)
 
+    @model_validator(mode="after")
+    def _trainer_on_a_treadmill(self) -> Scenario:
+        if self.device.kind == "gait-trainer" and self.course.kind != "treadmill":
+            raise ValueError(
+                "device.kind = 'gait-trainer' needs course.kind = 'treadmill' (the trainer "
+                "holds the pelvis in place over a belt)"
+            )
+        return self
+
 
 class ScenarioError(ValueError):
     """A scenario is invalid: names the file, the field path, the bad value and what is allowed."""
@@ -340,6 +378,8 @@ def _describe(err: Mapping[str, Any], source: str) -> str:
     if bounds:
         out_of_range = err["type"].startswith(("greater_than", "less_than"))
         msg = f"{'out of range' if out_of_range else msg}; allowed: {bounds}"
+    if isinstance(value, Mapping):  # a whole section broke a rule across its fields
+        return f"{source}: {path}: {msg}"
     return f"{source}: {path} = {value!r}: {msg}"
 
 

@@ -25,10 +25,11 @@ class ControllerConfig(BaseModel):
 
 @dataclass(frozen=True)
 class DeviceContext:
-    """What a device controller is built for: the device, its loop rate and the wearer's
-    size (torques are often set per kg, trajectories per leg length)."""
+    """What a device controller is built for: the device, its loop rate, the wearer's size
+    (torques are often set per kg, trajectories per leg length) and a treadmill's speed."""
 
     device: BuiltDevice
     rate_hz: float
     mass_kg: float
     height_m: float
+    belt_speed_m_s: float | None = None  # on a treadmill

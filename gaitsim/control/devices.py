@@ -14,12 +14,16 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from gaitsim.catalogue import resolve
-from gaitsim.control import profile, transparent
+from gaitsim.control import guidance, profile, transparent
 from gaitsim.control.config import ControllerConfig, DeviceContext
 from gaitsim.control.interface import Controller
 from gaitsim.spec import Device
 
-FAMILIES: dict[str, ModuleType] = {"profile": profile, "transparent": transparent}
+FAMILIES: dict[str, ModuleType] = {
+    "guidance": guidance,
+    "profile": profile,
+    "transparent": transparent,
+}
 
 
 class ControllerConfigError(ValueError):

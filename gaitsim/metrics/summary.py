@@ -143,14 +143,20 @@ def _json_ready(value: Any) -> Any:
 
 
 def _x(trace: Trace, name: str) -> np.ndarray | None:
-    """Column x (forward) of a (T, 3) channel, or None when the trace lacks it."""
-    return np.asarray(trace[name][:, 0], dtype=float) if name in trace else None
+    """Column x (forward) of a (T, 3) channel over the ground, or None when the trace lacks
+    it. On a treadmill the ground is the belt: x is taken relative to it."""
+    if name not in trace:
+        return None
+    x = np.asarray(trace[name][:, 0], dtype=float)
+    return x - np.asarray(trace["belt_pos_m"], float) if "belt_pos_m" in trace else x
 
 
 def _com_velocity_x(trace: Trace, com_x: np.ndarray) -> np.ndarray | None:
-    """CoM forward velocity (m/s): the recorded channel, else the time derivative of x."""
+    """CoM forward velocity over the ground (m/s): the recorded channel (less a treadmill
+    belt's velocity), else the time derivative of x."""
     if "com_vel_m_s" in trace:
-        return np.asarray(trace["com_vel_m_s"][:, 0], dtype=float)
+        v = np.asarray(trace["com_vel_m_s"][:, 0], dtype=float)
+        return v - np.asarray(trace["belt_velocity_m_s"], float) if "belt_pos_m" in trace else v
     return np.gradient(com_x, trace.time_s) if len(trace) >= 2 else None
 
 

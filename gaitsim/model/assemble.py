@@ -33,19 +33,105 @@ class BuiltModel:
     device: BuiltDevice | None = None
 
 
+#: Treadmill belt: its half length (m: the longest run, an hour, at the top belt speed, 3 m/s,
+#: with margin, so the feet never reach its end), its mass (kg) and the gain of its speed
+#: servo (N per m/s): a 1000 kg belt held at speed with a 10 ms time constant barely notices
+#: the feet (modelling choice; a real belt's motor and flywheel do the same).
+BELT_HALF_LENGTH_M = 3600.0 * 3.0 + 10.0
+BELT_MASS_KG = 1000.0
+BELT_SPEED_GAIN = 1.0e5
+BELT_JOINT = "treadmill_belt"
+BELT_DRIVE = "treadmill_drive"
+
+
 def add_course(spec: mujoco.MjSpec, course: Course) -> None:
-    """Flat ground with the course's friction (a plane colliding with the contact spheres)."""
-    spec.worldbody.add_geom(
-        name="floor",
-        type=mujoco.mjtGeom.mjGEOM_PLANE,
-        size=[0, 0, 0.5],
-        contype=1,
-        conaffinity=2,
-        condim=3,
-        friction=[course.friction, 0.005, 0.0001],
-        rgba=[0.8, 0.8, 0.8, 1],
-    )
+    """The ground the feet touch, with the course's friction: a plane, or a treadmill belt
+    (a heavy slab on a slide joint, driven backwards at the belt speed). Either collision geom
+    is named ``floor`` (the feet's contact sensors name it)."""
+    ground = {
+        "contype": 1,
+        "conaffinity": 2,
+        "condim": 3,
+        "friction": [course.friction, 0.005, 0.0001],
+        "rgba": [0.8, 0.8, 0.8, 1],
+    }
+    if course.kind == "overground":
+        spec.worldbody.add_geom(
+            name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.5], **ground
+        )
+    else:
+        spec.worldbody.add_geom(  # the room around the treadmill: seen, never touched
+            name="ground",
+            type=mujoco.mjtGeom.mjGEOM_PLANE,
+            size=[0, 0, 0.5],
+            pos=[0, 0, -0.002],
+            contype=0,
+            conaffinity=0,
+            rgba=[0.6, 0.6, 0.6, 1],
+        )
+        belt = spec.worldbody.add_body(name=BELT_JOINT)
+        belt.add_joint(name=BELT_JOINT, type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[1, 0, 0])
+        belt.add_geom(
+            name="floor",
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            size=[BELT_HALF_LENGTH_M, 0.4, 0.02],
+            pos=[0, 0, -0.02],
+            mass=BELT_MASS_KG,
+            **{**ground, "rgba": [0.25, 0.25, 0.28, 1]},
+        )
+        # force = -gain (velocity + belt speed): the belt runs backwards at its speed
+        spec.add_actuator(
+            name=BELT_DRIVE,
+            target=BELT_JOINT,
+            trntype=mujoco.mjtTrn.mjTRN_JOINT,
+            gaintype=mujoco.mjtGain.mjGAIN_FIXED,
+            gainprm=np.zeros(10),
+            biastype=mujoco.mjtBias.mjBIAS_AFFINE,
+            biasprm=np.r_[
+                -BELT_SPEED_GAIN * course.belt_speed_m_s, 0.0, -BELT_SPEED_GAIN, np.zeros(7)
+            ],
+        )
     spec.worldbody.add_light(pos=[0, 0, 4], dir=[0, 0, -1], castshadow=False)
+
+
+def belt_speed_m_s(model: mujoco.MjModel) -> float | None:
+    """The treadmill's belt speed (m/s, the belt runs backwards), None without a treadmill."""
+    try:
+        prm = model.actuator(BELT_DRIVE).biasprm
+    except KeyError:
+        return None
+    return float(prm[0] / prm[2])
+
+
+def add_trainer(spec: mujoco.MjSpec, device: Device, mass_kg: float) -> None:
+    """A gait trainer's passive parts as force elements on the pelvis joints (modelling
+    choices after the Lokomat: Riener et al. 2010): body-weight support upward on the pelvis
+    (a constant force, or that force at standing height on a spring), the pelvis held over the
+    belt by a horizontal spring-damper, the trunk steadied by the harness (pitch spring)."""
+    support = device.body_weight_support * mass_kg * C.G_M_S2
+    spring = device.support_stiffness_n_m if device.support_mode == "spring" else 0.0
+    for name, joint, bias in (
+        ("trainer_support", "pelvis_z", [support, -spring, 0.0]),
+        (
+            "trainer_pelvis",
+            "pelvis_x",
+            [0.0, -device.pelvis_stiffness_n_m, -device.pelvis_damping_ns_m],
+        ),
+        (
+            "trainer_trunk",
+            "pelvis_pitch",
+            [0.0, -device.trunk_support_nm_rad, -0.1 * device.trunk_support_nm_rad],
+        ),
+    ):
+        spec.add_actuator(
+            name=name,
+            target=joint,
+            trntype=mujoco.mjtTrn.mjTRN_JOINT,
+            gaintype=mujoco.mjtGain.mjGAIN_FIXED,
+            gainprm=np.zeros(10),
+            biastype=mujoco.mjtBias.mjBIAS_AFFINE,
+            biasprm=np.r_[bias, np.zeros(7)],
+        )
 
 
 #: Data of a foot's contact sensor: found, net force (3, world frame), centre of pressure (3).
@@ -157,6 +243,8 @@ def build_model(
     spec = body_spec(patient.height_m, patient.mass_kg)
     if device is not None:
         add_modules(spec, device, patient.height_m)  # after the muscles: those come first
+        if device.kind == "gait-trainer":
+            add_trainer(spec, device, patient.mass_kg)
     add_course(spec, course)
     add_foot_sensors(spec)  # after the course: a foot's contact sensor names the floor
     add_patient_sensors(spec)
@@ -169,13 +257,16 @@ def build_model(
     mujoco.mj_kinematics(model, data)
     hip = data.xpos[model.body(C.model_name("thigh", "left")).id]
     built = None if device is None else built_device(model, device)
+    patient_bodies = [
+        i for i in range(model.nbody) if not model.body(i).name.startswith(("exo_", BELT_JOINT))
+    ]
     muscles = np.flatnonzero(model.actuator_dyntype == mujoco.mjtDyn.mjDYN_MUSCLE)
     assert np.array_equal(muscles, np.arange(len(muscles))), "muscles must come first"
     return BuiltModel(
         model=model,
         xml=spec.to_xml(),
         height_m=patient.height_m,
-        mass_kg=float(np.sum(model.body_mass)) - (0.0 if built is None else built.mass_kg),
+        mass_kg=float(np.sum(model.body_mass[patient_bodies])),
         leg_length_m=float(hip[2]),
         muscle_names=tuple(model.actuator(i).name for i in muscles),
         stand_qpos=stand,

@@ -124,6 +124,24 @@ ACTUATORS: dict[str, Actuator] = {
                 "cable drive and friction a modelling choice"
             ),
         ),
+        Actuator(
+            name="lokomat-drive",
+            gear_ratio=1.0,
+            peak_torque_nm=150.0,
+            continuous_torque_nm=60.0,
+            max_speed_rad_s=8.0,
+            rotor_inertia_kg_m2=0.03,
+            friction_nm=2.0,
+            damping_nms_rad=0.5,
+            mass_kg=1.0,
+            source=(
+                "driven gait orthosis of a Lokomat-like trainer: DC motors with ball-screw "
+                "linear drives at hip and knee (Riener et al. 2010, J Healthc Eng) [read: "
+                "overview]; no published torque, speed, inertia or friction was found: all "
+                "numbers a modelling choice of a stiff, non-backdrivable position servo; "
+                "mass: the part the patient's segments carry (the frame carries the rest)"
+            ),
+        ),
     )
 }
 

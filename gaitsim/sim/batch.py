@@ -140,7 +140,12 @@ def _rollout(
 
     alive = np.ones(n, bool)
     alive_s = np.zeros(n)
-    x0 = qpos[:, x_q].copy()
+    belt = index.belt_qpos  # on a treadmill, distances are over the belt
+
+    def forward_x() -> np.ndarray:
+        return qpos[:, x_q] - (0.0 if belt is None else qpos[:, belt])
+
+    x0 = forward_x()
     half_x = np.full(n, np.nan)
     effort, limit_pen, spike = np.zeros(n), np.zeros(n), np.zeros(n)
     swing_s, stretch = np.zeros((n, 2)), np.zeros((n, 2))
@@ -171,18 +176,18 @@ def _rollout(
         up = feet < UNLOADED_BW
         ended = ~up & (stretch[a] >= MIN_SWING_S)
         swing_s[a] += np.where(ended, stretch[a], 0.0)
-        heel_x = geom_xpos[:, heels, 0][a]
+        heel_x = geom_xpos[:, heels, 0][a]  # step lengths are differences: belt-free
         step_sum[a] += np.where(ended, heel_x - heel_x[:, ::-1], 0.0)
         step_count[a] += ended
         stretch[a] = np.where(up, stretch[a] + tick, 0.0)
         alive_s[a] += tick
         if k + 1 == n_ticks // 2:  # after n_ticks // 2 ticks: the start of the second half
-            half_x = qpos[:, x_q].copy()
+            half_x = forward_x()
         # MuJoCo resets a blown-up member itself: its warning count is the record
         alive &= ~(limits.fallen(qpos) | (batch.warning[:, :, 1] > 0).any(axis=1))
         if not alive.any():
             break
-    x_end = np.where(np.isfinite(qpos[:, x_q]), qpos[:, x_q], x0)
+    x_end = np.where(np.isfinite(forward_x()), forward_x(), x0)
     fell = ~alive
     late = np.where(np.isnan(half_x), x0, half_x)
     second_half = (n_ticks - n_ticks // 2) * tick

@@ -194,7 +194,8 @@ class DeviceRunner:
         assert device is not None
         spec = scenario.device
         if controller is None:
-            context = DeviceContext(device, spec.rate_hz, built.mass_kg, built.height_m)
+            belt = index.belt_speed_m_s if index.belt_qpos is not None else None
+            context = DeviceContext(device, spec.rate_hz, built.mass_kg, built.height_m, belt)
             controller = device_controller(spec.controller, context)
         self.device = device
         self.loop = compile_for_loop(controller, scenario, device_layout(device.size))

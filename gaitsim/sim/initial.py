@@ -86,7 +86,8 @@ def gait_state(
 
     Joint angles and trunk pitch are set (a device module's link at its joint's angle, so the
     cuffs start unstrained), the body is lowered until its lowest contact sphere is at
-    ``GROUND_CLEARANCE_M``, and everything moves forward at the speed.
+    ``GROUND_CLEARANCE_M``, and everything moves forward at the speed (over a treadmill's belt,
+    which starts at its own speed).
     """
     data = mujoco.MjData(model)
     data.qpos[index.qpos["pelvis_pitch"]] = values["trunk_pitch_rad"]
@@ -98,7 +99,10 @@ def gait_state(
             if module_name(joint, side) in modules:
                 data.qpos[model.jnt_qposadr[model.joint(module_name(joint, side)).id]] = angle
     data.qpos[index.qpos["pelvis_z"]] = GROUND_CLEARANCE_M - _lowest_contact_z(model, data, index)
-    data.qvel[index.dof["pelvis_x"]] = values["pelvis_velocity_m_s"]
+    # on a treadmill the speed is over the belt, which already runs
+    data.qvel[index.dof["pelvis_x"]] = values["pelvis_velocity_m_s"] - index.belt_speed_m_s
+    if index.belt_dof is not None:
+        data.qvel[index.belt_dof] = -index.belt_speed_m_s
     return data.qpos.copy(), data.qvel.copy()
 
 

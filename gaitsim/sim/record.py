@@ -40,6 +40,7 @@ class Recorder:
         model: mujoco.MjModel,
         index: BodyIndex,
         capacity: int,
+        n_muscles: int,
         device: BuiltDevice | None = None,
     ) -> None:
         self._index, self._n, self._device = index, 0, device
@@ -55,8 +56,7 @@ class Recorder:
             [[a + k for k in range(FOOT_FORCE.start, FOOT_FORCE.stop)] for a in feet]
         )
         self._cop = np.array([[a + k for k in range(FOOT_COP.start, FOOT_COP.stop)] for a in feet])
-        nu = model.nu if device is None else model.nu - device.size  # the muscles
-        self._nu = nu
+        nu = self._nu = n_muscles  # the first actuators
 
         def buffer(*shape: int) -> np.ndarray:
             return np.zeros((capacity, *shape))
@@ -83,6 +83,9 @@ class Recorder:
             ch[f"cop_{side}_m"] = self._foot_cop[:, k]
         ch["pelvis_pitch_rad"] = ch["trunk_pitch_rad"] = self._pitch[:, 0]
         ch["trunk_pitch_rate_rad_s"] = self._pitch[:, 1]
+        if index.belt_qpos is not None:
+            self._belt = buffer(2)
+            ch["belt_pos_m"], ch["belt_velocity_m_s"] = self._belt[:, 0], self._belt[:, 1]
         if device is not None:
             self._dev = {q: buffer(device.size) for q in DEVICE_QUANTITIES}
             for k, (side, joint) in enumerate(device.modules):
@@ -107,14 +110,17 @@ class Recorder:
         self._pitch[i] = data.qpos[ix.qpos["pelvis_pitch"]], data.qvel[ix.dof["pelvis_pitch"]]
         mujoco.mj_subtreeVel(self._model, data)
         self._body["pelvis_pos_m"][i] = data.xpos[ix.pelvis_body]
-        self._body["com_pos_m"][i] = data.subtree_com[0]
-        self._body["com_vel_m_s"][i] = data.subtree_linvel[0]
+        # the body's subtree (with what it wears), not the world's: a treadmill belt is not
+        self._body["com_pos_m"][i] = data.subtree_com[ix.pelvis_body]
+        self._body["com_vel_m_s"][i] = data.subtree_linvel[ix.pelvis_body]
         nu = self._nu
         self._muscle["muscle_excitation"][i] = data.ctrl[:nu]
         self._muscle["muscle_activation"][i] = data.act
         self._muscle["muscle_length_m"][i] = data.actuator_length[:nu]
         self._muscle["muscle_velocity_m_s"][i] = data.actuator_velocity[:nu]
         self._muscle["muscle_force_n"][i] = -data.actuator_force[:nu]
+        if ix.belt_qpos is not None:
+            self._belt[i] = data.qpos[ix.belt_qpos], data.qvel[ix.belt_dof]
         dev = self._device
         if dev is not None:
             self._dev["command_nm"][i] = device_command

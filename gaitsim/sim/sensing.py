@@ -15,7 +15,7 @@ import mujoco
 import numpy as np
 
 from gaitsim import constants as C
-from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
+from gaitsim.model.assemble import BELT_JOINT, FOOT_VERTICAL_FORCE, belt_speed_m_s
 
 #: Patient measurements in packed order: (name, size). Joint entries run over sides then
 #: joints (left hip, knee, ankle, right hip, knee, ankle); side entries are (left, right).
@@ -57,6 +57,9 @@ class BodyIndex:
     leg_dof: np.ndarray  # dof addresses in joint_velocity_rad_s order
     sense: np.ndarray  # sensordata addresses of the patient measurements, layout order
     sense_sign: np.ndarray  # their signs (float32; measurements come out float32)
+    belt_qpos: int | None = None  # the treadmill belt's slide joint, if any
+    belt_dof: int | None = None
+    belt_speed_m_s: float = 0.0  # it runs backwards at this speed
 
 
 def body_index(model: mujoco.MjModel) -> BodyIndex:
@@ -88,7 +91,16 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
         np.array([qpos[j] for j in legs]),
         np.array([dof[j] for j in legs]),
         *_sensor_addresses(model),
+        *_belt(model),
     )
+
+
+def _belt(model: mujoco.MjModel) -> tuple[int | None, int | None, float]:
+    speed = belt_speed_m_s(model)
+    if speed is None:
+        return None, None, 0.0
+    joint = model.joint(BELT_JOINT).id
+    return int(model.jnt_qposadr[joint]), int(model.jnt_dofadr[joint]), speed
 
 
 def _sensor_addresses(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:

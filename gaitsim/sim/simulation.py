@@ -211,7 +211,9 @@ def _simulate(
     device_every = control_every if device is None else steps_per_tick(device.rate_hz, dt)
     record_every = steps_per_tick(run.record_rate_hz, dt)
     check_every = steps_per_tick(CHECK_RATE_HZ, dt)
-    recorder = Recorder(model, index, n_steps // record_every + 2, built.device)
+    recorder = Recorder(
+        model, index, n_steps // record_every + 2, len(built.muscle_names), built.device
+    )
     sensor = _Sensor(
         round(scenario.controller.sensor_delay_s / dt), scenario.controller.sensor_noise_std, rng
     )

@@ -18,6 +18,8 @@ Channels (all with leading dimension T = len(time_s); names in ``gaitsim.constan
   ``muscle_velocity_m_s``, ``muscle_force_n`` (tension +) (T, M), columns in
   ``meta["muscle_names"]`` order.
 
+- on a treadmill, ``belt_pos_m`` and ``belt_velocity_m_s`` (T,): the belt's displacement and
+  velocity (negative: it runs backwards); gait metrics take positions relative to the belt.
 - with a device, per module ``device_{side}_{joint}_{command_nm,torque_nm,interaction_nm,
   angle_rad,velocity_rad_s}`` (``gaitsim.sim.record``): the controller's command, the motor's
   torque, the torque on the joint through the cuff, the module's angle and speed.
