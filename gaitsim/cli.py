@@ -386,6 +386,14 @@ def compare_cmd(
     "0.1 s): a patient robust to what a worn device adds.",
 )
 @click.option(
+    "--metabolic-weight",
+    "metabolic_weight",
+    type=click.FloatRange(0.0, 100.0),
+    default=0.0,
+    show_default=True,
+    help="Weight of the muscles' activation heat per kg and metre (Umberger 2003) in the cost.",
+)
+@click.option(
     "--curriculum",
     type=click.IntRange(1, 20),
     default=1,
@@ -410,6 +418,7 @@ def tune_cmd(
     perturbed_starts: int,
     min_step_ratio: float,
     torque_noise: float,
+    metabolic_weight: float,
     curriculum: int,
     resume: bool,
     seed: int | None,
@@ -442,6 +451,7 @@ def tune_cmd(
         perturbed_starts=perturbed_starts,
         min_step_ratio=min_step_ratio,
         torque_noise_nm=torque_noise,
+        metabolic_weight=metabolic_weight,
         seed=1 if seed is None else seed,
     )
     start = (reflex_lr, initial)

@@ -148,7 +148,8 @@ class DeviceSensing(_Frozen):
 
     Defaults: 14-bit absolute encoders (e.g. ams AS5047P, common on research exoskeleton
     joints); the other noise levels, the insole rate and the latency are modelling choices
-    of the order of research hardware (REFERENCES 4.4), not a particular product.
+    of the order of research hardware (REFERENCES 4.4), not a particular product. EMG: the
+    SENIAM / De Luca 2010 band of 20-450 Hz [memory] and a 6 Hz envelope (3-10 Hz are usual).
     """
 
     encoder_bits: Annotated[int, Field(ge=8, le=24)] = 14
@@ -158,6 +159,11 @@ class DeviceSensing(_Frozen):
     insole_noise_n: Annotated[float, Field(ge=0.0, le=200.0)] = 5.0
     insole_rate_hz: Annotated[float, Field(gt=0.0, le=2000.0)] = 100.0
     latency_s: Annotated[float, Field(ge=0.0, le=0.1)] = 0.002
+    #: surface EMG envelopes of every muscle (``gaitsim.sim.device``), as fractions of maximum
+    emg: bool = False
+    emg_band_hz: Annotated[tuple[float, float], Field(strict=False)] = (20.0, 450.0)
+    emg_envelope_hz: Annotated[float, Field(gt=0.0, le=50.0)] = 6.0
+    emg_noise: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
 
 
 class Device(_Frozen):

@@ -6,6 +6,7 @@ import json
 
 import jax
 import jax.numpy as jnp
+import mujoco
 import numpy as np
 import pytest
 
@@ -267,3 +268,85 @@ def test_compare_runs_the_same_seeds_with_and_without_the_device():
     assert bare["metabolic_w_kg"] > 0
     assert "falls" in format_comparison(result)
     json.dumps(result, allow_nan=False)
+
+
+def _policy(tmp_path, n_modules: int, **override) -> str:
+    rng = np.random.default_rng(0)
+    n_in = 2 * n_modules + 2  # joint angles and velocities, foot loads
+    weights = {
+        "w0": rng.normal(size=(n_in, 16)).astype(np.float32),
+        "b0": np.zeros(16, np.float32),
+        "w1": rng.normal(size=(16, n_modules)).astype(np.float32),
+        "b1": np.zeros(n_modules, np.float32),
+        "obs_mean": np.zeros(n_in, np.float32),
+        "obs_std": np.ones(n_in, np.float32),
+        **override,
+    }
+    np.savez(tmp_path / "mlp.npz", **weights)
+    config = tmp_path / "mlp.toml"
+    config.write_text(
+        'kind = "policy"\nweights = "mlp.npz"\naction_scale_nm = 5.0\n'
+        'observations = ["joint_angle_rad", "joint_velocity_rad_s", "foot_load_n"]\n',
+        encoding="utf-8",
+    )
+    return str(config)
+
+
+def test_a_policy_is_an_mlp_of_its_weights_file(tmp_path):
+    built = build_scenario(_scenario([{"joint": "hip"}]))
+    context = DeviceContext(built.device, 200.0, 75.0, 1.75)
+    ctrl = device_controller(_policy(tmp_path, 2), context)
+    obs = {k: jnp.zeros(n) for k, n in device_layout(2)}
+    obs["joint_angle_rad"] = jnp.array([0.3, -0.2])
+    obs["foot_load_n"] = jnp.array([1.0, 0.0])
+    _, torque = jax.jit(ctrl.step)(ctrl.params, ctrl.init(ctrl.params, None), obs)
+    w = np.load(tmp_path / "mlp.npz")
+    x = np.array([0.3, -0.2, 0.0, 0.0, 1.0, 0.0])
+    expected = 5.0 * np.tanh(np.tanh(x @ w["w0"] + w["b0"]) @ w["w1"] + w["b1"])
+    np.testing.assert_allclose(np.asarray(torque), expected, rtol=1e-5)
+    # the same policy drives a simulation
+    sc = _scenario([{"joint": "hip"}], run={"duration_s": 0.2})
+    sc = sc.model_copy(
+        update={"device": sc.device.model_copy(update={"controller": _policy(tmp_path, 2)})}
+    )
+    assert simulate(sc).meta["termination"]["reason"] == "completed"
+
+
+def test_a_policy_that_does_not_fit_its_device_is_refused(tmp_path):
+    built = build_scenario(_scenario([{"joint": "hip"}, {"joint": "knee"}]))
+    context = DeviceContext(built.device, 200.0, 75.0, 1.75)
+    with pytest.raises(ControllerConfigError, match="inputs"):
+        device_controller(_policy(tmp_path, 2), context)  # 4 modules: more inputs
+
+
+def test_emg_envelopes_follow_the_muscles_excitation():
+    seen = []
+
+    def recorder(params, state, obs):
+        return state + 1, jnp.zeros_like(obs["joint_angle_rad"]) + 0.0 * obs["emg"][0]
+
+    probe = Controller(
+        "probe", lambda p, s: jnp.zeros((), jnp.float32), recorder, jnp.zeros(()), 200.0
+    )
+    sc = _scenario(
+        [{"joint": "hip", "side": "left"}],
+        controller={"kind": "constant", "excitation": 0.3},
+        run={"duration_s": 0.5},
+    )
+    sensing = sc.device.sensing.model_copy(update={"emg": True})
+    sc = sc.model_copy(update={"device": sc.device.model_copy(update={"sensing": sensing})})
+    built = build_scenario(sc)
+    from gaitsim.sim.device import DeviceRunner, true_measurements
+    from gaitsim.sim.sensing import body_index
+
+    runner = DeviceRunner(sc, built, body_index(built.model), 0, probe)
+    data = mujoco.MjData(built.model)
+    data.ctrl[:18] = 0.3
+    mujoco.mj_forward(built.model, data)
+    for _ in range(100):
+        runner.tick(data)
+        seen.append(runner.sensors.read(true_measurements(data, runner.index, 18))[-18:])
+    envelope = np.array(seen[20:])
+    assert envelope.mean() == pytest.approx(0.3 + 0.01 * np.sqrt(2 / np.pi), rel=0.05)
+    assert 0.0 < envelope.std() < 0.05 * 0.3 * 3
+    assert simulate(sc, device_controller=probe).meta["termination"]["reason"] == "completed"

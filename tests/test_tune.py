@@ -17,7 +17,16 @@ from gaitsim.sim.batch import RolloutResult
 
 
 def _result(
-    alive, fell, distance, speed, effort=1.0, limit=0.0, spike=0.0, swing=0.4, steps=(0.6, 0.6)
+    alive,
+    fell,
+    distance,
+    speed,
+    effort=1.0,
+    limit=0.0,
+    spike=0.0,
+    swing=0.4,
+    steps=(0.6, 0.6),
+    heat=0.0,
 ) -> RolloutResult:
     n = len(alive)
 
@@ -30,6 +39,7 @@ def _result(
         arr(distance),
         arr(speed),
         arr(effort),
+        arr(heat),
         arr(limit),
         arr(spike),
         arr(swing),
@@ -153,3 +163,40 @@ def test_toward_healthy_scales_every_impairment_and_keeps_the_body():
     assert healthy.drive_of("left") == 1.0
     with pytest.raises(ValueError, match="fraction"):
         toward_healthy(p, 1.5)
+
+
+def test_the_metabolic_term_prefers_the_cheaper_of_two_equal_walkers():
+    r = _result(
+        alive=(10, 10), fell=(False, False), distance=(12, 12), speed=(1.2, 1.2), heat=(9000, 3000)
+    )
+    plain = cost(r, 10.0, 1.25)
+    assert plain[0] == pytest.approx(plain[1])
+    weighted = cost(r, 10.0, 1.25, metabolic_weight=1.0, mass_kg=75.0)
+    assert weighted[1] < weighted[0]
+    assert weighted[0] - weighted[1] == pytest.approx(6000 / 75 / 12)
+
+
+def test_torque_noise_disturbs_the_batch_reproducibly():
+    from gaitsim.model import build_scenario
+    from gaitsim.neural import controller as rc
+    from gaitsim.neural.parameters import mapping_from_vector
+    from gaitsim.sim.batch import TorqueNoise, rollout
+    from gaitsim.sim.initial import gait_state
+    from gaitsim.sim.sensing import body_index
+
+    sc = spec.from_dict({"controller": {"kind": "reflex", "parameters": "healthy.json"}})
+    built = build_scenario(sc)
+    gains, initial, _ = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))
+    q, v = gait_state(
+        built.model, body_index(built.model), mapping_from_vector(rc.INITIAL_STATE, initial)
+    )
+    ctrls = [rc.reflex_controller(sc.patient, gains, 200.0)] * 2
+    qs, vs = np.stack([q, q]), np.stack([v, v])
+    quiet = rollout(built, ctrls, qs, vs, 1.0)
+    noisy = [
+        rollout(built, ctrls, qs, vs, 1.0, torque_noise=TorqueNoise(5.0, seed=3)) for _ in range(2)
+    ]
+    assert quiet.distance_m[0] == quiet.distance_m[1]
+    assert noisy[0].distance_m[0] != noisy[0].distance_m[1]  # each member its own noise
+    assert np.array_equal(noisy[0].distance_m, noisy[1].distance_m)  # seeded
+    assert not np.allclose(noisy[0].distance_m, quiet.distance_m)

@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict
 from gaitsim.model.devices import BuiltDevice
 
 
+class ControllerConfigError(ValueError):
+    """A device-controller configuration is invalid (names the file, the field and what is
+    allowed)."""
+
+
 class ControllerConfig(BaseModel):
     """Fields every device-controller configuration has."""
 
@@ -33,3 +38,4 @@ class DeviceContext:
     mass_kg: float
     height_m: float
     belt_speed_m_s: float | None = None  # on a treadmill
+    emg_channels: int = 0  # EMG envelopes among the measurements (one per muscle)

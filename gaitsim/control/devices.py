@@ -14,21 +14,18 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from gaitsim.catalogue import resolve
-from gaitsim.control import guidance, profile, transparent
-from gaitsim.control.config import ControllerConfig, DeviceContext
+from gaitsim.control import aan, guidance, policy, profile, transparent
+from gaitsim.control.config import ControllerConfig, ControllerConfigError, DeviceContext
 from gaitsim.control.interface import Controller
 from gaitsim.spec import Device
 
 FAMILIES: dict[str, ModuleType] = {
+    "assist-as-needed": aan,
     "guidance": guidance,
+    "policy": policy,
     "profile": profile,
     "transparent": transparent,
 }
-
-
-class ControllerConfigError(ValueError):
-    """A device-controller configuration is invalid (names the file, the field and what is
-    allowed)."""
 
 
 def load_config(name_or_path: str) -> ControllerConfig:
@@ -47,6 +44,10 @@ def load_config(name_or_path: str) -> ControllerConfig:
             f"{source}: kind = {kind!r}: unknown controller family; "
             f"allowed: {', '.join(sorted(FAMILIES))}"
         )
+    # files a configuration names (a policy's weights) are found next to it first
+    for field in getattr(FAMILIES[kind], "FILE_FIELDS", ()):
+        if isinstance(data.get(field), str) and (Path(path).parent / data[field]).is_file():
+            data[field] = str(Path(path).parent / data[field])
     try:
         return FAMILIES[kind].Config.model_validate(data)
     except ValidationError as exc:
@@ -68,3 +69,6 @@ def fits(config: ControllerConfig, device: Device) -> bool:
     family = FAMILIES[config.kind]
     check = getattr(family, "fits", None)
     return device.kind != "none" and (check is None or bool(check(config, device)))
+
+
+__all__ = ["FAMILIES", "ControllerConfigError", "device_controller", "fits", "load_config"]

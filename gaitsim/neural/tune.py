@@ -11,6 +11,9 @@ episode at a mean speed of at least v_min = v_target / 2 (SCONE's minimum veloci
   falling at once, and walking further for longer is better;
 - a walker costs 100 * (v - v_target)^2 (speed tracking)
   + 10 * effort per metre (integral of mean cubed activation, Ackermann & van den Bogert 2010)
+  + optionally ``metabolic_weight`` x Umberger 2003's activation-maintenance heat per kg and
+  metre (the bulk of the metabolic cost of transport; the cubed-activation term alone lets
+  co-contraction through)
   + 100 * joint-limit intrusion + 50 * ground reaction above 1.5 body weights (BW s)
   + 100 * max(0, 0.2 - f_swing) / 0.2, f_swing the smaller fraction of time a foot is off the
   ground: both feet must take steps (a foot that only drags is not walking; normal swing is
@@ -79,6 +82,8 @@ class TuneConfig:
     min_step_ratio: float = MIN_STEP_RATIO
     #: robustness: random torques on the leg joints (N m std; 0: none), see TorqueNoise
     torque_noise_nm: float = 0.0
+    #: weight of the activation heat per kg and metre (J/(kg m)) in the cost (0: none)
+    metabolic_weight: float = 0.0
     #: stop early once the best candidate walks (cost below SURVIVOR_COST_CAP) and at least
     #: this many generations have run (curriculum stages); None: run every generation
     stop_walking_after: int | None = None
@@ -89,6 +94,8 @@ def cost(
     duration_s: float,
     target_speed_m_s: float,
     min_step_ratio: float = MIN_STEP_RATIO,
+    metabolic_weight: float = 0.0,
+    mass_kg: float = 1.0,
 ) -> np.ndarray:
     """Cost per member (lower is better); see the module docstring."""
     v_min = 0.5 * target_speed_m_s
@@ -103,6 +110,7 @@ def cost(
         + 50 * r.grf_spike
         + 100 * np.maximum(MIN_SWING_FRACTION - r.swing_fraction, 0) / MIN_SWING_FRACTION
         + _step_penalty(r.step_length_m, min_step_ratio)
+        + metabolic_weight * r.activation_heat_j / mass_kg / np.maximum(r.distance_m, 0.1)
     )
     walking = ~r.fell & (mean_speed >= v_min)
     out = np.where(walking, np.minimum(walk, SURVIVOR_COST_CAP), fail)
@@ -186,7 +194,14 @@ def evaluate(
         if config.torque_noise_nm > 0
         else None,
     )
-    costs = cost(result, config.duration_s, config.target_speed_m_s, config.min_step_ratio)
+    costs = cost(
+        result,
+        config.duration_s,
+        config.target_speed_m_s,
+        config.min_step_ratio,
+        config.metabolic_weight,
+        built.mass_kg,
+    )
     costs = costs.reshape(-1, k).mean(axis=1)
     unperturbed = RolloutResult(
         *(np.asarray(getattr(result, f.name))[::k] for f in dataclasses.fields(RolloutResult))
@@ -375,6 +390,8 @@ _RESUME_KEYS = (
     "symmetric",
     "perturbed_starts",
     "min_step_ratio",
+    "torque_noise_nm",
+    "metabolic_weight",
 )
 
 

@@ -53,6 +53,7 @@ class RolloutResult:
     distance_m: np.ndarray  # pelvis forward displacement
     speed_m_s: np.ndarray  # mean forward speed: over the second half, or the whole run if fallen
     effort: np.ndarray  # integral of mean cubed activation over time (s)
+    activation_heat_j: np.ndarray  # Umberger 2003 activation-maintenance heat (J), see below
     limit_penalty: np.ndarray  # integral of squared joint-limit intrusion (rad^2 s)
     grf_spike: np.ndarray  # integral of vertical GRF above 1.5 BW (BW s)
     swing_fraction: np.ndarray  # of the time survived, the smaller of the two feet's time in
@@ -148,6 +149,11 @@ def _rollout(
     x0 = forward_x()
     half_x = np.full(n, np.nan)
     effort, limit_pen, spike = np.zeros(n), np.zeros(n), np.zeros(n)
+    heat = np.zeros(n)
+    # Umberger 2003's activation-maintenance heat, (128 f_FT + 25) a^0.6 x 1.5 W per kg of
+    # muscle (gaitsim.metrics.energy), with activation for A: the bulk of walking's
+    # metabolic cost at these speeds and cheap enough for every tick
+    heat_w = activation_heat_weights(built)
     swing_s, stretch = np.zeros((n, 2)), np.zeros((n, 2))
     step_sum, step_count = np.zeros((n, 2)), np.zeros((n, 2))
     if torque_noise is not None:
@@ -166,6 +172,7 @@ def _rollout(
         # accumulate over the members that were alive during this tick
         a = alive
         effort[a] += np.mean(act[a] ** 3, axis=1) * tick
+        heat[a] += (act[a] ** 0.6 @ heat_w) * tick
         q = qpos[a][:, index.leg_qpos]
         intrusion = np.maximum(lo + LIMIT_MARGIN_RAD - q, 0) + np.maximum(
             q - hi + LIMIT_MARGIN_RAD, 0
@@ -196,4 +203,26 @@ def _rollout(
     swing = swing_s.min(axis=1) / np.maximum(alive_s, 1e-9)
     with np.errstate(invalid="ignore"):
         steps = step_sum / step_count
-    return RolloutResult(alive_s, fell, x_end - x0, speed, effort, limit_pen, spike, swing, steps)
+    return RolloutResult(
+        alive_s, fell, x_end - x0, speed, effort, heat, limit_pen, spike, swing, steps
+    )
+
+
+def activation_heat_weights(built: BuiltModel) -> np.ndarray:
+    """Per muscle: Umberger 2003 activation-maintenance heat at full activation (W)."""
+    from gaitsim.metrics.energy import (
+        AEROBIC_SCALE,
+        MUSCLE_DENSITY_KG_M3,
+        SLOW_TWITCH,
+        SPECIFIC_TENSION_PA,
+    )
+    from gaitsim.model.muscles import RHO
+
+    n = len(built.muscle_names)
+    model = built.model
+    prm, lr = model.actuator_gainprm[:n], model.actuator_lengthrange[:n]
+    base = [name.split("_", 1)[1] for name in built.muscle_names]
+    lopt = (lr[:, 1] - lr[:, 0]) / (prm[:, 1] - prm[:, 0]) * np.array([RHO[b] for b in base])
+    mass = prm[:, 2] / SPECIFIC_TENSION_PA * MUSCLE_DENSITY_KG_M3 * lopt
+    fast = 1.0 - np.array([SLOW_TWITCH[b] for b in base])
+    return mass * (128.0 * fast + 25.0) * AEROBIC_SCALE

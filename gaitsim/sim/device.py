@@ -9,7 +9,15 @@ Measurements travel packed in :func:`device_layout` order (float32), like the pa
 - ``foot_load_n`` (2): insole vertical force per foot (left, right), at the insole's rate;
 - ``thigh_angle_rad``, ``thigh_rate_rad_s``, ``shank_angle_rad``, ``shank_rate_rad_s`` (2
   each): sagittal IMUs on the cuffs; angle from standing, distal end forward +, as the
-  segment angles of the Trace (an orientation filter's output, with noise).
+  segment angles of the Trace (an orientation filter's output, with noise);
+- ``emg`` (one per muscle, optional): surface EMG envelopes, fraction of maximum. Raw EMG is
+  modelled as band-limited Gaussian noise (the ``emg_band_hz`` band) whose amplitude follows
+  the muscle's excitation (the neural drive; Hogan & Mann 1980 [memory]); after full-wave
+  rectification and the envelope's low-pass (``emg_envelope_hz``) its mean is the excitation
+  and what is left of the noise is a relative fluctuation of
+  sqrt(pi/2 - 1) sqrt(2 f_envelope / bandwidth) (the rectified noise's relative spread,
+  averaged over the envelope's bandwidth). So the envelope is computed at the device rate, in
+  closed form: low-passed excitation x (1 + that fluctuation) + electrode noise.
 
 n is the number of modules, in the device's canonical order (``BuiltDevice.modules``). Every
 reading is taken ``latency`` device ticks late. The same dict shape (:func:`unpack`) is what
@@ -40,8 +48,16 @@ Layout = tuple[tuple[str, int], ...]
 IMU_SEGMENTS = ("thigh", "shank")
 
 
-def device_layout(n_modules: int) -> Layout:
-    """Packed order of a device's measurements with ``n_modules`` modules."""
+def device_layout(n_modules: int, n_emg: int = 0) -> Layout:
+    """Packed order of a device's measurements with ``n_modules`` modules (and ``n_emg``
+    EMG channels)."""
+    return (
+        *_base_layout(n_modules),
+        *((("emg", n_emg),) if n_emg else ()),
+    )
+
+
+def _base_layout(n_modules: int) -> Layout:
     return (
         ("joint_angle_rad", n_modules),
         ("joint_velocity_rad_s", n_modules),
@@ -89,8 +105,11 @@ def device_index(model: mujoco.MjModel, index: BodyIndex, device: BuiltDevice) -
 _CHAIN_SIGN = {"thigh": np.array([-1.0, 1.0]), "shank": np.array([-1.0, 1.0, -1.0])}
 
 
-def true_measurements(data: mujoco.MjData, ix: DeviceIndex) -> dict[str, np.ndarray]:
-    """What ideal sensors would read now (no noise, no quantisation)."""
+def true_measurements(
+    data: mujoco.MjData, ix: DeviceIndex, n_muscles: int = 0
+) -> dict[str, np.ndarray]:
+    """What ideal sensors would read now (no noise, no quantisation); with ``n_muscles``, the
+    muscles' excitation for the EMG."""
     dev = ix.device
     rot = data.xmat[ix.segment_body]
     angle = -np.arctan2(rot[:, 2], rot[:, 0])  # as the Trace's segment angles
@@ -109,6 +128,7 @@ def true_measurements(data: mujoco.MjData, ix: DeviceIndex) -> dict[str, np.ndar
         "thigh_rate_rad_s": rates[:2],
         "shank_angle_rad": angle[2:],
         "shank_rate_rad_s": rates[2:],
+        "muscle_excitation": data.ctrl[:n_muscles].copy(),
     }
 
 
@@ -117,10 +137,23 @@ class DeviceSensors:
     ``device.sensing``), turning true values into measurements once per device tick."""
 
     def __init__(
-        self, settings: DeviceSensing, n_modules: int, tick_s: float, rng: np.random.Generator
+        self,
+        settings: DeviceSensing,
+        n_modules: int,
+        tick_s: float,
+        rng: np.random.Generator,
+        n_muscles: int = 0,
     ) -> None:
         self._s, self._rng, self._tick = settings, rng, tick_s
-        self._layout = device_layout(n_modules)
+        self.n_emg = n_muscles if settings.emg else 0
+        self._layout = device_layout(n_modules, self.n_emg)
+        lo, hi = settings.emg_band_hz
+        self._emg_spread = math.sqrt(math.pi / 2 - 1) * math.sqrt(
+            2 * settings.emg_envelope_hz / max(hi - lo, 1e-9)
+        )
+        # first-order low-pass of the envelope at the tick rate
+        self._emg_alpha = tick_s / (tick_s + 1 / (2 * math.pi * settings.emg_envelope_hz))
+        self._emg: np.ndarray | None = None
         self._resolution = 2.0 * math.pi / 2**settings.encoder_bits
         # slower sensors hold their last sample between their own ticks
         self._insole_every = max(1, round(1.0 / (settings.insole_rate_hz * tick_s)))
@@ -148,6 +181,11 @@ class DeviceSensors:
         def noisy(name: str, std: float) -> np.ndarray:
             return true[name] + std * rng.standard_normal(true[name].shape)
 
+        if self.n_emg:
+            u = true["muscle_excitation"][: self.n_emg]
+            rectified = u * (1.0 + self._emg_spread * rng.standard_normal(u.shape))
+            prev = rectified if self._emg is None else self._emg
+            self._emg = prev + self._emg_alpha * (rectified - prev)
         values = {
             "joint_angle_rad": angle,
             "joint_velocity_rad_s": velocity,
@@ -158,6 +196,9 @@ class DeviceSensors:
             "shank_angle_rad": noisy("shank_angle_rad", s.imu_angle_noise_rad),
             "shank_rate_rad_s": noisy("shank_rate_rad_s", s.imu_rate_noise_rad_s),
         }
+        if self.n_emg:
+            noise = s.emg_noise * np.abs(rng.standard_normal(self.n_emg))
+            values["emg"] = np.maximum(self._emg + noise, 0.0)
         self._queue.append(np.concatenate([values[name] for name, _ in self._layout]))
         return self._queue[0].astype(np.float32)
 
@@ -195,22 +236,29 @@ class DeviceRunner:
         spec = scenario.device
         if controller is None:
             belt = index.belt_speed_m_s if index.belt_qpos is not None else None
-            context = DeviceContext(device, spec.rate_hz, built.mass_kg, built.height_m, belt)
+            emg = len(built.muscle_names) if spec.sensing.emg else 0
+            context = DeviceContext(device, spec.rate_hz, built.mass_kg, built.height_m, belt, emg)
             controller = device_controller(spec.controller, context)
         self.device = device
-        self.loop = compile_for_loop(controller, scenario, device_layout(device.size))
+        self.loop = compile_for_loop(
+            controller,
+            scenario,
+            device_layout(device.size, len(built.muscle_names) if spec.sensing.emg else 0),
+        )
         self.rate_hz = controller.rate_hz
         tick_s = 1.0 / controller.rate_hz
         # its own random stream: adding a device leaves the patient's draws unchanged
         rng = np.random.default_rng((seed, 1))
-        self.sensors = DeviceSensors(spec.sensing, device.size, tick_s, rng)
+        n_muscles = len(built.muscle_names)
+        self.sensors = DeviceSensors(spec.sensing, device.size, tick_s, rng, n_muscles)
         self.index = device_index(built.model, index, device)
+        self._n_muscles = n_muscles if spec.sensing.emg else 0
         self.state = self.loop.state0
         self.command = np.zeros(device.size)
         self.torque = np.zeros(device.size)
 
     def tick(self, data: mujoco.MjData) -> None:
-        obs = self.sensors.read(true_measurements(data, self.index))
+        obs = self.sensors.read(true_measurements(data, self.index, self._n_muscles))
         self.state, command = self.loop.step(self.state, obs)
         self.command = np.asarray(command, dtype=float)
         self.torque = apply_command(data, self.device, self.command)

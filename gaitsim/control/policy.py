@@ -1,0 +1,137 @@
+"""Policy: a multilayer perceptron whose weights are the controller's params.
+
+The observation is the device measurements named in ``observations`` (in that order,
+:func:`gaitsim.sim.device.device_layout` names), normalised as ``(x - mean) / std``; hidden
+layers use ``activation``; the output layer is squashed by tanh and scaled by
+``action_scale_nm`` to one torque per module. The weights live in a NumPy ``.npz`` file (no
+pickle: loaded with ``allow_pickle=False``) with arrays ``w0, b0, w1, b1, ...`` (layer k maps
+``w_k.shape[0]`` inputs to ``w_k.shape[1]`` outputs), ``obs_mean`` and ``obs_std``. The RL
+issue's ``gaitsim export`` writes such a file from a trained policy; the same function then
+runs here, under RL and on the robot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from pydantic import Field
+
+from gaitsim.catalogue import resolve
+from gaitsim.control.config import ControllerConfig, ControllerConfigError, DeviceContext
+from gaitsim.control.interface import Controller
+
+ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu, "elu": jax.nn.elu}
+
+
+class Config(ControllerConfig):
+    """``kind = "policy"``."""
+
+    weights: str
+    observations: Annotated[tuple[str, ...], Field(strict=False, min_length=1)]
+    activation: Literal["tanh", "relu", "elu"] = "tanh"
+    action_scale_nm: Annotated[float, Field(gt=0.0, le=500.0)] = 10.0
+
+
+#: fields naming files, found next to the configuration file first
+FILE_FIELDS = ("weights",)
+
+
+class PolicyError(ControllerConfigError):
+    """A policy's weights do not fit its configuration or device (names the file)."""
+
+
+def load_weights(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: np.asarray(f[k], np.float32) for k in f.files}
+    except (OSError, ValueError) as exc:
+        raise PolicyError(f"{path}: cannot read policy weights: {exc}") from None
+
+
+def _layers(weights: dict[str, np.ndarray], path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    layers, k = [], 0
+    while f"w{k}" in weights:
+        w, b = weights[f"w{k}"], weights.get(f"b{k}")
+        if w.ndim != 2 or b is None or b.shape != (w.shape[1],):
+            raise PolicyError(f"{path}: layer {k}: w{k} must be (in, out) and b{k} (out,)")
+        if layers and layers[-1][0].shape[1] != w.shape[0]:
+            raise PolicyError(
+                f"{path}: layer {k} takes {w.shape[0]} inputs, gets {layers[-1][0].shape[1]}"
+            )
+        layers.append((w, b))
+        k += 1
+    if not layers:
+        raise PolicyError(f"{path}: no layers (arrays w0, b0, ...)")
+    return layers
+
+
+def init(params: dict, spec: Any) -> jnp.ndarray:
+    return jnp.zeros((), jnp.float32)  # a tick count: the MLP itself has no state
+
+
+def step(params: dict, state: jnp.ndarray, obs: dict) -> tuple[jnp.ndarray, jnp.ndarray]:
+    x = jnp.concatenate([jnp.ravel(obs[name]) for name in params["names"]])
+    h = (x - params["obs_mean"]) / params["obs_std"]
+    layers = params["layers"]
+    for w, b in layers[:-1]:
+        h = params["activation"](h @ w + b)
+    w, b = layers[-1]
+    return state + 1, params["scale"] * jnp.tanh(h @ w + b)
+
+
+def make(config: Config, context: DeviceContext) -> Controller:
+    from gaitsim.sim.device import device_layout
+
+    path = resolve("controllers", config.weights, ".npz")
+    weights = load_weights(path)
+    layers = _layers(weights, path)
+    sizes = dict(device_layout(context.device.size, context.emg_channels))
+    unknown = [n for n in config.observations if n not in sizes]
+    if unknown:
+        raise PolicyError(f"{path}: unknown observations {unknown}; allowed: {', '.join(sizes)}")
+    n_in = sum(sizes[n] for n in config.observations)
+    if layers[0][0].shape[0] != n_in:
+        raise PolicyError(
+            f"{path}: the first layer takes {layers[0][0].shape[0]} inputs; the observations "
+            f"{list(config.observations)} of this device give {n_in}"
+        )
+    if layers[-1][0].shape[1] != context.device.size:
+        raise PolicyError(
+            f"{path}: the last layer gives {layers[-1][0].shape[1]} torques; the device has "
+            f"{context.device.size} modules"
+        )
+    mean = weights.get("obs_mean", np.zeros(n_in, np.float32))
+    std = weights.get("obs_std", np.ones(n_in, np.float32))
+    if mean.shape != (n_in,) or std.shape != (n_in,) or np.any(std <= 0):
+        raise PolicyError(f"{path}: obs_mean and obs_std must be ({n_in},), std > 0")
+    params = {
+        "layers": [(jnp.asarray(w), jnp.asarray(b)) for w, b in layers],
+        "obs_mean": jnp.asarray(mean),
+        "obs_std": jnp.asarray(std),
+        "scale": jnp.float32(config.action_scale_nm),
+    }
+    return Controller(
+        "policy", init, _bound_step(config.observations, config.activation), params, context.rate_hz
+    )
+
+
+_STEPS: dict[tuple, Any] = {}
+
+
+def _bound_step(names: tuple[str, ...], activation: str) -> Any:
+    """``step`` with the observation names and activation bound: they are structure, not
+    numbers, so the params pytree holds only the weights (what training changes). One function
+    per structure, so compiled loops are reused across runs."""
+    key = (tuple(names), activation)
+    if key not in _STEPS:
+        fn = ACTIVATIONS[activation]
+
+        def bound_step(params: dict, state: jnp.ndarray, obs: dict):
+            return step({**params, "names": key[0], "activation": fn}, state, obs)
+
+        _STEPS[key] = bound_step
+    return _STEPS[key]
