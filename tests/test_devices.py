@@ -350,3 +350,21 @@ def test_emg_envelopes_follow_the_muscles_excitation():
     assert envelope.mean() == pytest.approx(0.3 + 0.01 * np.sqrt(2 / np.pi), rel=0.05)
     assert 0.0 < envelope.std() < 0.05 * 0.3 * 3
     assert simulate(sc, device_controller=probe).meta["termination"]["reason"] == "completed"
+
+
+def test_a_custom_controller_is_a_python_file_named_by_a_configuration(tmp_path):
+    sc = _scenario([{"joint": "knee"}], run={"duration_s": 0.3})
+    sc = sc.model_copy(
+        update={"device": sc.device.model_copy(update={"controller": "knee-spring"})}
+    )
+    trace = simulate(sc)
+    angle = trace[device_channel("angle_rad", "knee", "left")]
+    command = trace[device_channel("command_nm", "knee", "left")]
+    np.testing.assert_allclose(command[1:], -20.0 * (angle[:-1] - 0.2), atol=0.5)
+    broken = tmp_path / "broken.py"
+    broken.write_text("def init(params, spec):\n    return 0\n", encoding="utf-8")
+    config = tmp_path / "broken.toml"
+    config.write_text('kind = "custom"\nmodule = "broken.py"\n', encoding="utf-8")
+    built = build_scenario(sc)
+    with pytest.raises(ControllerConfigError, match="params, step"):
+        device_controller(str(config), DeviceContext(built.device, 200.0, 75.0, 1.75))

@@ -14,13 +14,14 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from gaitsim.catalogue import resolve
-from gaitsim.control import aan, guidance, policy, profile, transparent
+from gaitsim.control import aan, custom, guidance, policy, profile, transparent
 from gaitsim.control.config import ControllerConfig, ControllerConfigError, DeviceContext
 from gaitsim.control.interface import Controller
 from gaitsim.spec import Device
 
 FAMILIES: dict[str, ModuleType] = {
     "assist-as-needed": aan,
+    "custom": custom,
     "guidance": guidance,
     "policy": policy,
     "profile": profile,

@@ -53,7 +53,8 @@ def load_weights(path: Path) -> dict[str, np.ndarray]:
 
 
 def _layers(weights: dict[str, np.ndarray], path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    layers, k = [], 0
+    layers: list[tuple[np.ndarray, np.ndarray]] = []
+    k = 0
     while f"w{k}" in weights:
         w, b = weights[f"w{k}"], weights.get(f"b{k}")
         if w.ndim != 2 or b is None or b.shape != (w.shape[1],):

@@ -64,8 +64,9 @@ def _rows(d: dict[str, Any]) -> list[tuple[str, Any, Any, Any, str]]:
             ("peak_torque_use", "peak torque / limit", "{:.2f}"),
             ("rms_torque_use", "RMS torque / continuous", "{:.2f}"),
         ):
-            cells = (m[key] if m else None for m in (left, right))
-            rows.append((f"device {joint}: {label}", *cells, None, fmt))
+            l_cell = left[key] if left else None
+            r_cell = right[key] if right else None
+            rows.append((f"device {joint}: {label}", l_cell, r_cell, None, fmt))
     return rows
 
 

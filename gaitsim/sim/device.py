@@ -196,7 +196,7 @@ class DeviceSensors:
             "shank_angle_rad": noisy("shank_angle_rad", s.imu_angle_noise_rad),
             "shank_rate_rad_s": noisy("shank_rate_rad_s", s.imu_rate_noise_rad_s),
         }
-        if self.n_emg:
+        if self._emg is not None:
             noise = s.emg_noise * np.abs(rng.standard_normal(self.n_emg))
             values["emg"] = np.maximum(self._emg + noise, 0.0)
         self._queue.append(np.concatenate([values[name] for name, _ in self._layout]))

@@ -91,7 +91,7 @@ def body_index(model: mujoco.MjModel) -> BodyIndex:
         np.array([qpos[j] for j in legs]),
         np.array([dof[j] for j in legs]),
         *_sensor_addresses(model),
-        *_belt(model),
+        *_belt(model),  # type: ignore[arg-type]  # (qpos, dof, speed): mypy cannot split it
     )
 
 
