@@ -155,19 +155,24 @@ class ModuleGeometry:
 
     The strut runs from ``strut`` (start, end) along the distal segment, ``lateral`` m to the
     side of the limb (scaled with height); ``link_mass_kg`` is the strut, cuff and bearing.
+    The housing sits ``housing_up`` of the way from the joint up the proximal segment: at the
+    joint for motors on the joint axis (hip, knee), high on the shank for a cable-driven
+    ankle (the motor or the cable's end there, as on tethered ankle emulators and
+    shank-mounted ankle exoskeletons).
     """
 
     proximal: str  # body carrying the housing and the hinge
     distal: str  # segment the cuff holds
     strut: tuple[float, float]
     link_mass_kg: float
+    housing_up: float = 0.0
 
 
 # Proximal bodies: the leg root ("leg", welded to the pelvis at the hip centre), thigh, shank.
 GEOMETRY: dict[str, ModuleGeometry] = {
     "hip": ModuleGeometry("leg", "thigh", (0.1, 0.6), 0.6),
     "knee": ModuleGeometry("thigh", "shank", (0.1, 0.6), 0.5),
-    "ankle": ModuleGeometry("shank", "foot", (0.0, 0.9), 0.4),
+    "ankle": ModuleGeometry("shank", "foot", (0.0, 0.9), 0.4, housing_up=0.7),
 }
 LATERAL_M = 0.10  # strut and housing offset from the limb's mid-plane at 1.80 m
 
@@ -250,7 +255,9 @@ def add_modules(spec: mujoco.MjSpec, device: Device, height_m: float) -> None:
             tip = np.asarray(child.pos, dtype=float)
         a, b = (tip * f for f in geo.strut)
 
-        housing = proximal.add_body(name=f"{base}_housing", pos=centre + [0.0, lateral, 0.0])
+        # up the proximal segment: its frame origin is its own proximal joint, at 0
+        up = centre * (1.0 - geo.housing_up)
+        housing = proximal.add_body(name=f"{base}_housing", pos=up + [0.0, lateral, 0.0])
         radius = 0.045 * scale
         housing.mass = actuator.mass_kg
         housing.inertia = _cylinder_inertia(actuator.mass_kg, radius, 0.04 * scale)
