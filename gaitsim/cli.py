@@ -40,7 +40,7 @@ def _load_scenario(name_or_path: str) -> Scenario:
             rc.load_parameter_file(rc.resolve_parameter_file(scenario.controller.parameters))
         if scenario.device.kind != "none":
             try:
-                load_config(scenario.device.controller)
+                load_config(scenario.device.controller, scenario.device.controller_settings)
             except ControllerConfigError as exc:
                 raise ControllerConfigError(
                     f"{name_or_path}: device.controller = {scenario.device.controller!r}: {exc}"

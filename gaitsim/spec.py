@@ -175,13 +175,17 @@ class Device(_Frozen):
     the pelvis held in place by a spring-damper and the trunk steadied by the harness
     (``pelvis_*``, ``trunk_support_nm_rad``), and driven hip and knee orthoses (its
     ``modules``; by default hip and knee on both sides with the ``lokomat-drive`` actuator).
-    ``controller`` names a device-controller configuration in controllers/ (or a path); it runs
-    at ``rate_hz`` on the device's sensors.
+    ``controller`` names a device-controller configuration in controllers/ (or a path), with
+    ``controller_settings`` replacing its fields; it runs at ``rate_hz`` on the device's
+    sensors.
     """
 
     kind: Literal["none", "exoskeleton", "gait-trainer"] = "none"
     modules: Annotated[tuple[Module, ...], Field(strict=False)] = ()
     controller: str = "transparent"
+    #: fields of the controller's configuration replaced for this scenario (e.g. guidance,
+    #: stride_time_s); checked against the configuration's family when the run starts
+    controller_settings: FrozenMap[str, float | int | bool | str] = _empty()
     # research exoskeletons run their high-level loop at 100-500 Hz (REFERENCES 4.4); 200 Hz
     # keeps device and patient ticks together
     rate_hz: Annotated[float, Field(gt=0.0, le=2000.0)] = 200.0

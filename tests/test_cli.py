@@ -258,3 +258,16 @@ def test_a_bad_device_controller_configuration_exits_2_naming_scenario_and_field
     assert result.returncode == 2
     assert str(scenario) in result.stderr and "device.controller" in result.stderr
     assert "friction_compensation" in result.stderr and result.stdout == ""
+
+
+def test_controller_settings_are_checked_against_the_controllers_family(tmp_path):
+    scenario = tmp_path / "exo.toml"
+    scenario.write_text(
+        '[device]\nkind = "exoskeleton"\ncontroller = "guidance-impedance"\n'
+        "controller_settings = { guidance = 2.0 }\n"
+        '[[device.modules]]\njoint = "hip"\n',
+        encoding="utf-8",
+    )
+    result = gaitsim("run", scenario, "--json")
+    assert result.returncode == 2
+    assert "device.controller" in result.stderr and "guidance" in result.stderr

@@ -93,7 +93,7 @@ def test_guidance_pulls_the_legs_onto_the_reference(tmp_path):
             }
         )
         trace = simulate(sc)
-        stride = reference.stride_time_s(0.5, sc.patient.height_m)
+        stride = float(sc.device.controller_settings["stride_time_s"])
         keep = trace.time_s > 1.0
         errors[level] = np.mean(
             [
@@ -105,3 +105,27 @@ def test_guidance_pulls_the_legs_onto_the_reference(tmp_path):
             ]
         )
     assert errors[1.0] < 0.7 * errors[0.0]
+
+
+@pytest.mark.slow
+def test_the_severe_patient_walks_60s_in_the_trainer_at_30pct_support_and_full_guidance():
+    base = spec.load(resolve_scenario("gait-trainer-severe-left"))
+    assert base.device.body_weight_support == 0.3
+    assert base.device.controller == "guidance-impedance"  # 100 % guidance
+    for seed in range(10):
+        run = base.run.model_copy(
+            update={
+                "duration_s": 60.0,
+                "seed": seed,
+                "initial_angle_noise_rad": 0.02,
+                "initial_speed_noise_m_s": 0.05,
+            }
+        )
+        trace = simulate(base.model_copy(update={"run": run}))
+        assert trace.meta["termination"]["reason"] == "completed", seed
+        # it walks on its legs, not in the harness: support near the set 30 %
+        weight = trace.meta["body"]["mass_kg"] * C.G_M_S2
+        keep = trace.time_s > 2.0
+        assert trace["support_force_n"][keep].mean() / weight < 0.35, seed
+        strides = summarize(trace).n_strides
+        assert min(strides.values()) >= 20, (seed, strides)

@@ -50,7 +50,7 @@ def _step(params: dict, state: dict, obs: dict, path: bool) -> tuple[dict, jnp.n
     base, compensation = transparent.step(params["base"], state["base"], obs)
     side = params["side"]
     phase, torque = guidance.guidance_torque(params, state, obs, state["level"][side], path)
-    ref, _ = guidance.reference_angles(phase[side], params["joint"])
+    ref, _ = guidance.reference_angles(phase[side], params["joint"], params["hip_scale"])
     squared = (ref - obs["joint_angle_rad"]) ** 2
     per_leg = jnp.stack([jnp.sum(jnp.where(side == s, squared, 0.0)) for s in (0, 1)])
     modules = jnp.stack([jnp.sum(side == s) for s in (0, 1)]).astype(jnp.float32)

@@ -8,8 +8,10 @@ the family module has a ``Config`` (its validated fields) and
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -29,8 +31,9 @@ FAMILIES: dict[str, ModuleType] = {
 }
 
 
-def load_config(name_or_path: str) -> ControllerConfig:
-    """Read and validate a device-controller configuration."""
+def load_config(name_or_path: str, settings: Mapping[str, Any] | None = None) -> ControllerConfig:
+    """Read and validate a device-controller configuration, ``settings`` replacing its fields
+    (a scenario's ``device.controller_settings``)."""
     path = resolve("controllers", name_or_path, ".toml")
     source = str(path)
     try:
@@ -39,6 +42,7 @@ def load_config(name_or_path: str) -> ControllerConfig:
         raise ControllerConfigError(
             f"{source}: cannot read controller configuration: {exc}"
         ) from None
+    data.update(settings or {})
     kind = data.get("kind")
     if kind not in FAMILIES:
         raise ControllerConfigError(
@@ -59,9 +63,12 @@ def load_config(name_or_path: str) -> ControllerConfig:
         raise ControllerConfigError("\n".join(lines)) from None
 
 
-def device_controller(name_or_path: str, context: DeviceContext) -> Controller:
-    """The controller of a configuration file for the device and wearer of ``context``."""
-    config = load_config(name_or_path)
+def device_controller(
+    name_or_path: str, context: DeviceContext, settings: Mapping[str, Any] | None = None
+) -> Controller:
+    """The controller of a configuration file (with ``settings`` replacing its fields) for
+    the device and wearer of ``context``."""
+    config = load_config(name_or_path, settings)
     return FAMILIES[config.kind].make(config, context)
 
 

@@ -50,15 +50,21 @@ class Config(ControllerConfig):
     ankle_damping_nms_rad: Damping = 5.0
     #: reference walking speed; None: the treadmill's belt speed (1.0 m/s overground)
     speed_m_s: Annotated[float, Field(gt=0.0, le=3.0)] | None = None
+    #: the reference's stride time (s), as a therapist sets the trainer's cadence; None: from
+    #: speed and height (gaitsim.control.reference). The hip's excursion follows the stride
+    #: length this gives (speed x stride time), see reference.hip_scale.
+    stride_time_s: Annotated[float, Field(gt=0.3, le=5.0)] | None = None
     tunnel_rad: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
     support_nm: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
     compensation: transparent.Config = transparent.Config()
 
 
-def reference_angles(phase: jnp.ndarray, joint: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+def reference_angles(
+    phase: jnp.ndarray, joint: jnp.ndarray, hip_scale: jnp.ndarray
+) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Reference angle and rate per unit phase of modules on joints ``joint`` (0 hip, 1 knee,
-    2 ankle) at ``phase`` (broadcasting)."""
-    values = [reference.angle(j, phase) for j in C.JOINTS]
+    2 ankle) at ``phase`` (broadcasting), the hip's excursion scaled by ``hip_scale``."""
+    values = [reference.angle(j, phase, hip_scale if j == "hip" else 1.0) for j in C.JOINTS]
     angle = jnp.select([joint == k for k in range(3)], [v for v, _ in values])
     rate = jnp.select([joint == k for k in range(3)], [r for _, r in values])
     return angle, rate
@@ -76,7 +82,7 @@ def _nearest_phase(q: jnp.ndarray, params: dict, lo: jnp.ndarray, width: float) 
     """Per leg: the phase in [lo, lo + width] whose reference posture is nearest ``q``."""
     candidates = lo[:, None] + jnp.linspace(0.0, width, SEARCH)[None, :]  # (2, SEARCH)
     side, joint = params["side"], params["joint"]
-    ref, _ = reference_angles(candidates[side], joint[:, None])  # (modules, SEARCH)
+    ref, _ = reference_angles(candidates[side], joint[:, None], params["hip_scale"])
     err = (ref - q[:, None]) ** 2
     per_leg = jnp.stack(
         [jnp.sum(jnp.where((side == s)[:, None], err, 0.0), axis=0) for s in (0, 1)]
@@ -100,7 +106,7 @@ def guidance_torque(params: dict, state: dict, obs: dict, level: jnp.ndarray, pa
         start = jnp.stack([first[0], first[0] + 0.5])  # legs half a stride apart
         phase = jnp.where(state["started"] > 0, run, start)
     phase = jnp.mod(phase, 1.0)
-    ref, ref_rate = reference_angles(phase[side], joint)
+    ref, ref_rate = reference_angles(phase[side], joint, params["hip_scale"])
     error = ref - q
     if path:  # a tunnel: nothing inside, a spring beyond its wall
         error = jnp.sign(error) * jnp.maximum(jnp.abs(error) - params["tunnel_rad"], 0.0)
@@ -133,6 +139,10 @@ def guidance_params(config: Config, context: DeviceContext) -> dict:
     """The params pytree shared by guidance and assist-as-needed."""
     device = context.device
     speed = config.speed_m_s or context.belt_speed_m_s or 1.0
+    stride = config.stride_time_s or reference.stride_time_s(speed, context.height_m)
+    scale = 1.0
+    if config.stride_time_s is not None:
+        scale = reference.hip_scale(speed, stride, context.height_m)
     joints = [j for _, j in device.modules]
 
     def per_module(field: str) -> jnp.ndarray:
@@ -143,7 +153,8 @@ def guidance_params(config: Config, context: DeviceContext) -> dict:
         "joint": jnp.asarray([C.JOINTS.index(j) for j in joints], jnp.int32),
         "stiffness": per_module("stiffness_nm_rad"),
         "damping": per_module("damping_nms_rad"),
-        "stride_s": jnp.float32(reference.stride_time_s(speed, context.height_m)),
+        "stride_s": jnp.float32(stride),
+        "hip_scale": jnp.float32(scale),
         "dt": jnp.float32(1.0 / context.rate_hz),
         "tunnel_rad": jnp.float32(config.tunnel_rad),
         "support_nm": jnp.float32(config.support_nm),

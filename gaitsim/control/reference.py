@@ -15,7 +15,8 @@ their coefficients were not available to us, so:
   at 97 %; ankle -5 deg at 7 %, +10 deg at 45 %, -18 deg at 62 %, +2 deg at 85 %;
 - the stride time follows speed and height: stride length = ``STRIDE_PER_LEG`` leg lengths at
   1.3 m/s, growing as speed^0.42 (step length ~ v^0.42, Kuo 2001 J Biomech Eng 123:264
-  [memory]); the amplitudes do not change with speed (not modelled).
+  [memory]); a guidance may set its own stride time, and then scales the hip's excursion
+  with the stride length (:func:`hip_scale`); other amplitudes do not change.
 
 Phases are fractions of the stride from heel strike; angles in rad, clinical signs.
 """
@@ -63,9 +64,25 @@ def _table(joint: str) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def angle(joint: str, phase):
-    """Reference angle (rad) and its rate per unit phase (rad per stride) at ``phase``
-    (broadcasting; JAX or NumPy input, JAX output)."""
+def centre_rad(joint: str) -> float:
+    """The middle of a joint's reference range (rad): what an excursion scale keeps."""
+    angles = [a for _, a in KEY_EVENTS[joint]]
+    return 0.5 * (min(angles) + max(angles))
+
+
+def hip_scale(speed_m_s: float, stride_s: float, height_m: float) -> float:
+    """How much of the normal hip excursion a stride of ``stride_s`` at ``speed_m_s`` needs:
+    the stride length over the reference's at 1.3 m/s (the thigh sweeps about the step),
+    within [0.2, 1.2]. A modelling choice standing for Koopman 2014's speed-dependent
+    amplitudes."""
+    reference_stride = STRIDE_PER_LEG * A.HIP_HEIGHT * height_m
+    return float(np.clip(speed_m_s * stride_s / reference_stride, 0.2, 1.2))
+
+
+def angle(joint: str, phase, scale=1.0):
+    """Reference angle (rad) and its rate per unit phase (rad per stride) at ``phase``, with
+    the excursion about the joint's range centre scaled by ``scale`` (broadcasting; JAX or
+    NumPy input, JAX output)."""
     p, a = (jnp.asarray(x, jnp.float32) for x in _table(joint))
     x = jnp.mod(jnp.asarray(phase, jnp.float32), 1.0)
     k = jnp.clip(jnp.searchsorted(p, x, side="right") - 1, 0, len(p) - 2)
@@ -74,7 +91,8 @@ def angle(joint: str, phase):
     rise = a[k + 1] - a[k]
     value = a[k] + rise * u * u * (3.0 - 2.0 * u)
     rate = rise * 6.0 * u * (1.0 - u) / span
-    return value, rate
+    mid = centre_rad(joint)
+    return mid + scale * (value - mid), scale * rate
 
 
 def tracking_error_rad(

@@ -59,7 +59,13 @@ def default_controllers(scenario: Scenario) -> list[str]:
     if scenario.device.kind == "none":
         return []
     names = sorted(p.stem for p in catalogue_dir("controllers").glob("*.toml"))
-    return [n for n in names if fits(load_config(n), scenario.device)]
+    return [n for n in names if fits(load_config(n, _settings(scenario, n)), scenario.device)]
+
+
+def _settings(scenario: Scenario, controller: str) -> dict:
+    """The scenario's controller settings belong to its own controller, not to the others."""
+    own = controller == scenario.device.controller
+    return dict(scenario.device.controller_settings) if own else {}
 
 
 def conditions(scenario: Scenario, controllers: Sequence[str]) -> list[Condition]:
@@ -69,7 +75,9 @@ def conditions(scenario: Scenario, controllers: Sequence[str]) -> list[Condition
     )
     out = [Condition(NO_DEVICE, bare)]
     for name in controllers:
-        device = scenario.device.model_copy(update={"controller": name})
+        device = scenario.device.model_copy(
+            update={"controller": name, "controller_settings": _settings(scenario, name)}
+        )
         # a configuration given as a path is named by its file's stem
         label = Path(name).stem if name.endswith(".toml") else name
         out.append(Condition(label, scenario.model_copy(update={"device": device})))

@@ -238,7 +238,7 @@ class DeviceRunner:
             belt = index.belt_speed_m_s if index.belt_qpos is not None else None
             emg = len(built.muscle_names) if spec.sensing.emg else 0
             context = DeviceContext(device, spec.rate_hz, built.mass_kg, built.height_m, belt, emg)
-            controller = device_controller(spec.controller, context)
+            controller = device_controller(spec.controller, context, spec.controller_settings)
         self.device = device
         self.loop = compile_for_loop(
             controller,

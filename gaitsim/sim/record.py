@@ -86,6 +86,12 @@ class Recorder:
         if index.belt_qpos is not None:
             self._belt = buffer(2)
             ch["belt_pos_m"], ch["belt_velocity_m_s"] = self._belt[:, 0], self._belt[:, 1]
+        # a gait trainer's harness: the body-weight support it gives (N, upward)
+        names = [model.actuator(i).name for i in range(model.nu)]
+        self._support = names.index("trainer_support") if "trainer_support" in names else None
+        if self._support is not None:
+            self._support_n = buffer()
+            ch["support_force_n"] = self._support_n
         if device is not None:
             self._dev = {q: buffer(device.size) for q in DEVICE_QUANTITIES}
             for k, (side, joint) in enumerate(device.modules):
@@ -121,6 +127,8 @@ class Recorder:
         self._muscle["muscle_force_n"][i] = -data.actuator_force[:nu]
         if ix.belt_qpos is not None:
             self._belt[i] = data.qpos[ix.belt_qpos], data.qvel[ix.belt_dof]
+        if self._support is not None:
+            self._support_n[i] = data.actuator_force[self._support]
         dev = self._device
         if dev is not None:
             self._dev["command_nm"][i] = device_command

@@ -20,6 +20,7 @@ Channels (all with leading dimension T = len(time_s); names in ``gaitsim.constan
 
 - on a treadmill, ``belt_pos_m`` and ``belt_velocity_m_s`` (T,): the belt's displacement and
   velocity (negative: it runs backwards); gait metrics take positions relative to the belt.
+- in a gait trainer, ``support_force_n`` (T,): the harness's body-weight support (N, up).
 - with a device, per module ``device_{side}_{joint}_{command_nm,torque_nm,interaction_nm,
   angle_rad,velocity_rad_s}`` (``gaitsim.sim.record``): the controller's command, the motor's
   torque, the torque on the joint through the cuff, the module's angle and speed.
