@@ -80,16 +80,9 @@ def add_course(spec: mujoco.MjSpec, course: Course) -> None:
             **{**ground, "rgba": [0.25, 0.25, 0.28, 1]},
         )
         # force = -gain (velocity + belt speed): the belt runs backwards at its speed
-        spec.add_actuator(
-            name=BELT_DRIVE,
-            target=BELT_JOINT,
-            trntype=mujoco.mjtTrn.mjTRN_JOINT,
-            gaintype=mujoco.mjtGain.mjGAIN_FIXED,
-            gainprm=np.zeros(10),
-            biastype=mujoco.mjtBias.mjBIAS_AFFINE,
-            biasprm=np.r_[
-                -BELT_SPEED_GAIN * course.belt_speed_m_s, 0.0, -BELT_SPEED_GAIN, np.zeros(7)
-            ],
+        speed = course.belt_speed_m_s
+        add_force_element(
+            spec, BELT_DRIVE, BELT_JOINT, (-BELT_SPEED_GAIN * speed, 0.0, -BELT_SPEED_GAIN)
         )
     spec.worldbody.add_light(pos=[0, 0, 4], dir=[0, 0, -1], castshadow=False)
 
@@ -123,15 +116,23 @@ def add_trainer(spec: mujoco.MjSpec, device: Device, mass_kg: float) -> None:
             [0.0, -device.trunk_support_nm_rad, -0.1 * device.trunk_support_nm_rad],
         ),
     ):
-        spec.add_actuator(
-            name=name,
-            target=joint,
-            trntype=mujoco.mjtTrn.mjTRN_JOINT,
-            gaintype=mujoco.mjtGain.mjGAIN_FIXED,
-            gainprm=np.zeros(10),
-            biastype=mujoco.mjtBias.mjBIAS_AFFINE,
-            biasprm=np.r_[bias, np.zeros(7)],
-        )
+        add_force_element(spec, name, joint, tuple(bias))
+
+
+def add_force_element(
+    spec: mujoco.MjSpec, name: str, joint: str, bias: tuple[float, float, float]
+) -> None:
+    """A passive force on a joint, ``b0 + b1 q + b2 dq`` (an actuator with no gain, so its
+    control does nothing): springs, dampers, constant forces, speed servos."""
+    spec.add_actuator(
+        name=name,
+        target=joint,
+        trntype=mujoco.mjtTrn.mjTRN_JOINT,
+        gaintype=mujoco.mjtGain.mjGAIN_FIXED,
+        gainprm=np.zeros(10),
+        biastype=mujoco.mjtBias.mjBIAS_AFFINE,
+        biasprm=np.r_[bias, np.zeros(7)],
+    )
 
 
 #: Data of a foot's contact sensor: found, net force (3, world frame), centre of pressure (3).
