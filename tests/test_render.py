@@ -102,3 +102,27 @@ def test_a_trace_renders_after_its_controller_file_is_gone(tmp_path) -> None:
     except RenderUnavailable as exc:
         pytest.skip(f"rendering unavailable here: {exc}")
     assert out.stat().st_size > 0
+
+
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # imageio reader starts ffmpeg
+def test_a_treadmill_run_with_a_device_renders_the_body_and_the_device(tmp_path) -> None:
+    """The belt is kilometres long: the view must still be scaled to the body (a view scaled
+    to the model's extent clipped the whole body away)."""
+    iio = pytest.importorskip("imageio.v2")
+    sc = spec.from_dict(
+        {
+            "course": {"kind": "treadmill"},
+            "device": {"kind": "gait-trainer"},
+            "run": {"duration_s": 0.2, "record_rate_hz": 20.0},
+        }
+    )
+    out = tmp_path / "trainer.mp4"
+    try:
+        render_trace(simulate(sc), out, fps=10, width=160, height=96)
+    except RenderUnavailable as exc:
+        pytest.skip(f"rendering unavailable here: {exc}")
+    with iio.get_reader(out) as reader:
+        frame = np.asarray(next(iter(reader)), dtype=float)
+    # the device's blue: blue channel well above red somewhere in the picture
+    assert np.any(frame[..., 2] - frame[..., 0] > 30), "the device is not in view"
+    assert (frame.sum(axis=2) > 60).mean() > 0.3, "most of the frame is black"

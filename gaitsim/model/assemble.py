@@ -69,6 +69,9 @@ def add_course(spec: mujoco.MjSpec, course: Course) -> None:
             conaffinity=0,
             rgba=[0.6, 0.6, 0.6, 1],
         )
+        # the viewer's scale (and its clipping planes) from the body, not the long belt
+        spec.stat.extent = 2.0
+        spec.stat.center = [0.0, 0.0, 0.9]
         belt = spec.worldbody.add_body(name=BELT_JOINT)
         belt.add_joint(name=BELT_JOINT, type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[1, 0, 0])
         belt.add_geom(
