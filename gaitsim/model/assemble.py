@@ -107,19 +107,19 @@ def add_trainer(spec: mujoco.MjSpec, device: Device, mass_kg: float) -> None:
     support = device.body_weight_support * mass_kg * C.G_M_S2
     spring = device.support_stiffness_n_m if device.support_mode == "spring" else 0.0
     for name, joint, bias in (
-        ("trainer_support", "pelvis_z", [support, -spring, 0.0]),
+        ("trainer_support", "pelvis_z", (support, -spring, 0.0)),
         (
             "trainer_pelvis",
             "pelvis_x",
-            [0.0, -device.pelvis_stiffness_n_m, -device.pelvis_damping_ns_m],
+            (0.0, -device.pelvis_stiffness_n_m, -device.pelvis_damping_ns_m),
         ),
         (
             "trainer_trunk",
             "pelvis_pitch",
-            [0.0, -device.trunk_support_nm_rad, -0.1 * device.trunk_support_nm_rad],
+            (0.0, -device.trunk_support_nm_rad, -0.1 * device.trunk_support_nm_rad),
         ),
     ):
-        add_force_element(spec, name, joint, tuple(bias))
+        add_force_element(spec, name, joint, bias)
 
 
 def add_force_element(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -219,8 +220,10 @@ def apply_command(data: mujoco.MjData, device: BuiltDevice, command: np.ndarray)
 class DeviceRunner:
     """The device in a simulation loop: at each of its ticks, sensors -> controller -> motors.
 
-    ``command`` is the controller's last output (before saturation), ``torque`` what went
-    into the motors. A controller exception propagates: the caller ends the run with it.
+    ``command`` is the last command (before saturation), ``torque`` what went into the motors.
+    Without ``run_controller`` the runner only measures (``observe``) and drives (``act``):
+    whoever advances the simulation is the controller (a Gymnasium agent). A controller
+    exception propagates: the caller ends the run with it.
     """
 
     def __init__(
@@ -230,35 +233,47 @@ class DeviceRunner:
         index: BodyIndex,
         seed: int,
         controller: Controller | None = None,
+        run_controller: bool = True,
     ) -> None:
         device = built.device
         assert device is not None
         spec = scenario.device
-        if controller is None:
-            belt = index.belt_speed_m_s if index.belt_qpos is not None else None
-            emg = len(built.muscle_names) if spec.sensing.emg else 0
-            context = DeviceContext(device, spec.rate_hz, built.mass_kg, built.height_m, belt, emg)
-            controller = device_controller(spec.controller, context, spec.controller_settings)
+        n_muscles = len(built.muscle_names)
+        n_emg = n_muscles if spec.sensing.emg else 0
+        self.layout = device_layout(device.size, n_emg)
+        self.loop = None
+        self.rate_hz = spec.rate_hz
+        if run_controller:
+            if controller is None:
+                belt = index.belt_speed_m_s if index.belt_qpos is not None else None
+                context = DeviceContext(
+                    device, spec.rate_hz, built.mass_kg, built.height_m, belt, n_emg
+                )
+                controller = device_controller(spec.controller, context, spec.controller_settings)
+            self.loop = compile_for_loop(controller, scenario, self.layout)
+            self.rate_hz = controller.rate_hz
         self.device = device
-        self.loop = compile_for_loop(
-            controller,
-            scenario,
-            device_layout(device.size, len(built.muscle_names) if spec.sensing.emg else 0),
-        )
-        self.rate_hz = controller.rate_hz
-        tick_s = 1.0 / controller.rate_hz
+        tick_s = 1.0 / self.rate_hz
         # its own random stream: adding a device leaves the patient's draws unchanged
         rng = np.random.default_rng((seed, 1))
-        n_muscles = len(built.muscle_names)
         self.sensors = DeviceSensors(spec.sensing, device.size, tick_s, rng, n_muscles)
         self.index = device_index(built.model, index, device)
-        self._n_muscles = n_muscles if spec.sensing.emg else 0
-        self.state = self.loop.state0
+        self._n_muscles = n_emg
+        self.state = None if self.loop is None else self.loop.state0
         self.command = np.zeros(device.size)
         self.torque = np.zeros(device.size)
 
-    def tick(self, data: mujoco.MjData) -> None:
-        obs = self.sensors.read(true_measurements(data, self.index, self._n_muscles))
-        self.state, command = self.loop.step(self.state, obs)
+    def observe(self, data: mujoco.MjData) -> np.ndarray:
+        """This tick's measurements (packed in ``layout`` order, float32)."""
+        return self.sensors.read(true_measurements(data, self.index, self._n_muscles))
+
+    def act(self, data: mujoco.MjData, command: Any) -> None:
+        """Drive the motors with a torque command (N m per module), within their limits."""
         self.command = np.asarray(command, dtype=float)
         self.torque = apply_command(data, self.device, self.command)
+
+    def tick(self, data: mujoco.MjData) -> None:
+        """One tick with the runner's own controller."""
+        assert self.loop is not None, "this runner has no controller: observe and act instead"
+        self.state, command = self.loop.step(self.state, self.observe(data))
+        self.act(data, command)

@@ -151,9 +151,9 @@ def simulate(
     else acts on the body but gravity, the ground, its muscles and the device.
     """
     with quiet_mujoco_warnings() as warning_texts:
-        trace = _simulate(
-            scenario, seed, built, controller, progress, tuple(pushes), device_controller
-        )
+        sim = Simulation(scenario, seed, built, controller, device_controller, pushes)
+        sim.advance(sim.n_steps, progress)
+        trace = sim.finish(progress)
     if warning_texts:
         meta = dict(trace.meta)
         meta["mujoco_warnings"] = warning_texts[:20]
@@ -161,122 +161,198 @@ def simulate(
     return trace
 
 
-def _simulate(
-    scenario: Scenario,
-    seed: int | None,
-    built: BuiltModel | None,
-    controller: Controller | None,
-    progress: Callable[[float], Any] | None,
-    pushes: tuple[Push, ...],
-    device_controller: Controller | None,
-) -> Trace:
-    seed = scenario.run.seed if seed is None else seed
-    run = scenario.run
-    rng = np.random.default_rng(seed)
-    built = built or build_scenario(scenario)
-    model = built.model
-    index = body_index(model)
-    muscles = slice(0, len(built.muscle_names))  # the first actuators; the motors follow
-    initial = None
-    if controller is None:
-        controller, initial = patient_controller(scenario, len(built.muscle_names))
-    loop = compile_for_loop(controller, scenario)
-    data = mujoco.MjData(model)
-    end: Termination | None = None
-    device: DeviceRunner | None = None
-    if built.device is not None:
-        try:
-            device = DeviceRunner(scenario, built, index, seed, device_controller)
-        except Exception as exc:  # a controller bug ends the run, never the caller
-            end = Termination("controller_error", 0.0, f"device: {type(exc).__name__}: {exc}")
-    if initial is None:
-        data.qpos[:] = built.stand_qpos
-    else:
-        values = perturbed(initial, run.initial_angle_noise_rad, run.initial_speed_noise_m_s, rng)
-        data.qpos[:], data.qvel[:] = gait_state(model, index, values)
-        try:
-            settle_activation(
-                lambda: mujoco.mj_forward(model, data),
-                lambda: np.asarray(loop.step(loop.state0, measure(data.sensordata, index))[1]),
-                data.act,
-            )
-        except Exception as exc:  # a controller bug ends the run, never the caller
-            end = Termination("controller_error", 0.0, f"{type(exc).__name__}: {exc}")
-    mujoco.mj_forward(model, data)
-    limits = FallLimits.of(built, index, run.fall_pelvis_height_fraction, run.fall_trunk_pitch_rad)
+class Simulation:
+    """One run of a scenario, advanced in steps: :func:`simulate` runs it to its end; a
+    Gymnasium environment advances it one device tick at a time.
 
-    dt = model.opt.timestep
-    n_steps = max(1, round(run.duration_s / dt))
-    control_every = steps_per_tick(loop.rate_hz, dt)
-    device_every = control_every if device is None else steps_per_tick(device.rate_hz, dt)
-    record_every = steps_per_tick(run.record_rate_hz, dt)
-    check_every = steps_per_tick(CHECK_RATE_HZ, dt)
-    recorder = Recorder(
-        model, index, n_steps // record_every + 2, len(built.muscle_names), built.device
-    )
-    sensor = _Sensor(
-        round(scenario.controller.sensor_delay_s / dt), scenario.controller.sensor_noise_std, rng
-    )
-    state = loop.state0
-    check_state = _state_check(data, limits)
-    progress_every = max(1, n_steps // 100)
+    With ``external_device`` the device's controller is not run: whoever advances the
+    simulation reads the device's sensors (``device.observe``) and writes its command
+    (``device.act``) between advances, at the device's rate (``device_every`` physics steps).
+    Construction sets the initial state (a failed start sets ``end``); ``advance`` never
+    raises for what happens inside the simulation.
+    """
 
-    # Python visits the loop once per tick, the greatest step count dividing every rate (one
-    # step when measurements are delayed); MuJoCo runs the steps in between in one call.
-    tick = 1 if sensor.delayed else math.gcd(control_every, device_every, record_every, check_every)
-    for i in range(0, n_steps if end is None else 0, tick):  # no steps after a failed start
-        control_tick, record_tick = i % control_every == 0, i % record_every == 0
-        sense_tick = control_tick or sensor.delayed
-        if sense_tick or record_tick or i % check_every == 0:
-            # checked on ticks, not every step: a fall or blow-up is caught within one tick
-            # (MuJoCo's own checks flag bad states in between) at a fraction of the cost
-            end = check_state()
-            if end is not None:
-                break
-        if sense_tick:
-            # derived quantities after mj_step describe the state before its last substep:
-            # measurements carry that one-physics-step latency, here as in the batch
-            sensor.push(measure(data.sensordata, index))
-        if control_tick:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int | None = None,
+        built: BuiltModel | None = None,
+        controller: Controller | None = None,
+        device_controller: Controller | None = None,
+        pushes: Sequence[Push] = (),
+        external_device: bool = False,
+    ) -> None:
+        self.scenario = scenario
+        self.seed = seed = scenario.run.seed if seed is None else seed
+        run = scenario.run
+        rng = np.random.default_rng(seed)
+        self.built = built = built or build_scenario(scenario)
+        self.model = model = built.model
+        self.index = index = body_index(model)
+        self._muscles = slice(0, len(built.muscle_names))  # the first actuators; motors follow
+        self.initial = initial = None
+        if controller is None:
+            controller, initial = patient_controller(scenario, len(built.muscle_names))
+            self.initial = initial
+        self._loop = loop = compile_for_loop(controller, scenario)
+        self.data = data = mujoco.MjData(model)
+        self.end: Termination | None = None
+        self.device: DeviceRunner | None = None
+        self._external = external_device
+        if built.device is not None:
             try:
-                state, command = loop.step(state, sensor.read())
-                data.ctrl[muscles] = command
-            except Exception as exc:  # a controller bug ends the run, never the caller
-                end = Termination("controller_error", data.time, f"{type(exc).__name__}: {exc}")
-                break
-        if device is not None and i % device_every == 0:
-            try:
-                device.tick(data)
+                self.device = DeviceRunner(
+                    scenario,
+                    built,
+                    index,
+                    seed,
+                    device_controller,
+                    run_controller=not external_device,
+                )
             except Exception as exc:  # a controller bug ends the run, never the caller
                 detail = f"device: {type(exc).__name__}: {exc}"
-                end = Termination("controller_error", data.time, detail)
-                break
-        if record_tick:
-            # a record describes one instant: refresh the derived quantities first (this
-            # changes no state, so the recording rate never changes the dynamics)
-            mujoco.mj_forward(model, data)
-            recorder.record(data, None if device is None else device.command)
-        if pushes:  # forces change at tick boundaries (every 5 ms at the default rates)
-            _apply_pushes(data, index.pelvis_body, pushes)
-        mujoco.mj_step(model, data, nstep=min(tick, n_steps - i))
-        if progress is not None and i % progress_every < tick:
-            progress(i / n_steps)
-    end = end or check_state() or Termination("completed", data.time)
-    if end.reason != "numerical_instability":  # a blown-up state is not worth keeping
+                self.end = Termination("controller_error", 0.0, detail)
+        if initial is None:
+            data.qpos[:] = built.stand_qpos
+        else:
+            values = perturbed(
+                initial, run.initial_angle_noise_rad, run.initial_speed_noise_m_s, rng
+            )
+            data.qpos[:], data.qvel[:] = gait_state(model, index, values)
+            try:
+                settle_activation(
+                    lambda: mujoco.mj_forward(model, data),
+                    lambda: np.asarray(loop.step(loop.state0, measure(data.sensordata, index))[1]),
+                    data.act,
+                )
+            except Exception as exc:  # a controller bug ends the run, never the caller
+                self.end = Termination("controller_error", 0.0, f"{type(exc).__name__}: {exc}")
         mujoco.mj_forward(model, data)
-        recorder.record(data, None if device is None else device.command)  # the final state
-    if progress is not None:
-        progress(1.0)
-    time_s, channels = recorder.finish()
-    events = tuple(
-        Event(p.time_s, "push", {"force_n": list(p.force_n), "duration_s": p.duration_s})
-        for p in pushes
-        if p.time_s <= end.time_s
-    ) + (Event(end.time_s, end.reason, {"detail": end.detail}),)
-    meta = _meta(scenario, seed, built, end, dt, record_every * dt)
-    # a run started in a gait state has a start transient the gait metrics leave out
-    meta["transient_s"] = 0.0 if initial is None else GAIT_START_TRANSIENT_S
-    return Trace(time_s, channels, events, meta)
+        limits = FallLimits.of(
+            built, index, run.fall_pelvis_height_fraction, run.fall_trunk_pitch_rad
+        )
+
+        self.dt = dt = model.opt.timestep
+        self.n_steps = max(1, round(run.duration_s / dt))
+        self._control_every = steps_per_tick(loop.rate_hz, dt)
+        self.device_every = (
+            self._control_every if self.device is None else steps_per_tick(self.device.rate_hz, dt)
+        )
+        self._record_every = steps_per_tick(run.record_rate_hz, dt)
+        self._check_every = steps_per_tick(CHECK_RATE_HZ, dt)
+        self._recorder = Recorder(
+            model,
+            index,
+            self.n_steps // self._record_every + 2,
+            len(built.muscle_names),
+            built.device,
+        )
+        self._sensor = _Sensor(
+            round(scenario.controller.sensor_delay_s / dt),
+            scenario.controller.sensor_noise_std,
+            rng,
+        )
+        self._state = loop.state0
+        self._check_state = _state_check(data, limits)
+        self._pushes = tuple(pushes)
+        # Python visits the loop once per tick, the greatest step count dividing every rate
+        # (one step when measurements are delayed); MuJoCo runs the steps in between in one call
+        self._tick = (
+            1
+            if self._sensor.delayed
+            else math.gcd(
+                self._control_every, self.device_every, self._record_every, self._check_every
+            )
+        )
+        self.step_index = 0  # physics steps taken
+
+    @property
+    def done(self) -> bool:
+        """The run has ended (fall, blow-up, controller error) or reached its duration."""
+        return self.end is not None or self.step_index >= self.n_steps
+
+    def advance(
+        self, n_steps: int, progress: Callable[[float], Any] | None = None
+    ) -> Termination | None:
+        """Run up to ``n_steps`` physics steps (a multiple of the tick; fewer at the end of
+        the run); returns why the run ended, or None while it goes on."""
+        model, data, index = self.model, self.data, self.index
+        loop, sensor, device, recorder = self._loop, self._sensor, self.device, self._recorder
+        control_every, device_every = self._control_every, self.device_every
+        record_every, check_every, tick = self._record_every, self._check_every, self._tick
+        n_total, pushes = self.n_steps, self._pushes
+        run_device = device is not None and not self._external
+        progress_every = max(1, n_total // 100)
+        stop = min(self.step_index + n_steps, n_total) if self.end is None else self.step_index
+        state = self._state
+        i = self.step_index
+        for i in range(self.step_index, stop, tick):  # noqa: B007 (i is read after the loop)
+            control_tick, record_tick = i % control_every == 0, i % record_every == 0
+            sense_tick = control_tick or sensor.delayed
+            if sense_tick or record_tick or i % check_every == 0:
+                # checked on ticks, not every step: a fall or blow-up is caught within one
+                # tick (MuJoCo's own checks flag bad states in between) at a fraction of the
+                # cost
+                self.end = self._check_state()
+                if self.end is not None:
+                    break
+            if sense_tick:
+                # derived quantities after mj_step describe the state before its last substep:
+                # measurements carry that one-physics-step latency, here as in the batch
+                sensor.push(measure(data.sensordata, index))
+            if control_tick:
+                try:
+                    state, command = loop.step(state, sensor.read())
+                    data.ctrl[self._muscles] = command
+                except Exception as exc:  # a controller bug ends the run, never the caller
+                    detail = f"{type(exc).__name__}: {exc}"
+                    self.end = Termination("controller_error", data.time, detail)
+                    break
+            if run_device and i % device_every == 0:
+                try:
+                    device.tick(data)  # type: ignore[union-attr]
+                except Exception as exc:  # a controller bug ends the run, never the caller
+                    detail = f"device: {type(exc).__name__}: {exc}"
+                    self.end = Termination("controller_error", data.time, detail)
+                    break
+            if record_tick:
+                # a record describes one instant: refresh the derived quantities first (this
+                # changes no state, so the recording rate never changes the dynamics)
+                mujoco.mj_forward(model, data)
+                recorder.record(data, None if device is None else device.command)
+            if pushes:  # forces change at tick boundaries (every 5 ms at the default rates)
+                _apply_pushes(data, index.pelvis_body, pushes)
+            mujoco.mj_step(model, data, nstep=min(tick, n_total - i))
+            if progress is not None and i % progress_every < tick:
+                progress(i / n_total)
+        else:  # every step up to stop was taken
+            i = stop
+        self.step_index = i
+        self._state = state
+        return self.end
+
+    def finish(self, progress: Callable[[float], Any] | None = None) -> Trace:
+        """End the run (completed if it reached its duration) and return its Trace."""
+        data, device, recorder = self.data, self.device, self._recorder
+        end = self.end or self._check_state() or Termination("completed", data.time)
+        self.end = end
+        if end.reason != "numerical_instability":  # a blown-up state is not worth keeping
+            mujoco.mj_forward(self.model, data)
+            recorder.record(data, None if device is None else device.command)  # final state
+        if progress is not None:
+            progress(1.0)
+        time_s, channels = recorder.finish()
+        events = tuple(
+            Event(p.time_s, "push", {"force_n": list(p.force_n), "duration_s": p.duration_s})
+            for p in self._pushes
+            if p.time_s <= end.time_s
+        ) + (Event(end.time_s, end.reason, {"detail": end.detail}),)
+        meta = _meta(
+            self.scenario, self.seed, self.built, end, self.dt, self._record_every * self.dt
+        )
+        # a run started in a gait state has a start transient the gait metrics leave out
+        meta["transient_s"] = 0.0 if self.initial is None else GAIT_START_TRANSIENT_S
+        return Trace(time_s, channels, events, meta)
 
 
 def _meta(
