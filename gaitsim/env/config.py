@@ -1,0 +1,118 @@
+"""The environment catalogue: one TOML file per Gymnasium id in envs/.
+
+A file names the scenario (its patient, device and course), what the agent observes and
+commands, the reward terms and their weights, the episode length and the domain
+randomisation. Every field is validated; a bad file is an error naming the file and field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gaitsim.catalogue import NotInCatalogue, catalogue_dir, resolve
+
+Signal = Literal[
+    "joint_angle_rad",
+    "joint_velocity_rad_s",
+    "motor_torque_nm",
+    "foot_load_n",
+    "thigh_angle_rad",
+    "thigh_rate_rad_s",
+    "shank_angle_rad",
+    "shank_rate_rad_s",
+    "emg",
+]
+Weight = Annotated[float, Field(ge=0.0, le=1000.0)]
+Range = Annotated[tuple[float, float], Field(strict=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Observation(_Strict):
+    """What the agent sees: the device's sensors (``gaitsim.sim.device``), the last
+    ``history`` device ticks of them stacked (newest first)."""
+
+    sensors: Annotated[tuple[Signal, ...], Field(strict=False, min_length=1)]
+    history: Annotated[int, Field(ge=1, le=50)] = 1
+
+
+class Reward(_Strict):
+    """Reward per step = sum of weighted terms (each documented in ``gaitsim.env.single``)."""
+
+    alive: Weight = 1.0
+    speed: Weight = 1.0
+    target_speed_m_s: Annotated[float, Field(gt=0.0, le=3.0)] = 1.0
+    effort: Weight = 0.0
+    interaction: Weight = 0.0
+    smoothness: Weight = 0.0
+    fall: Weight = 10.0
+
+
+class Randomization(_Strict):
+    """Per episode, uniform draws (empty: the scenario's value)."""
+
+    height_m: Range | None = None
+    mass_kg: Range | None = None
+    side: tuple[Literal["left", "right"], ...] = ()
+
+    @field_validator("height_m", "mass_kg")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and value[0] > value[1]:
+            raise ValueError("range must be (low, high) with low <= high")
+        return value
+
+
+class EnvConfig(_Strict):
+    """One environment id."""
+
+    id: str
+    description: str = ""
+    scenario: str
+    episode_s: Annotated[float, Field(gt=0.0, le=600.0)] = 10.0
+    action_scale_nm: Annotated[float, Field(gt=0.0, le=500.0)] = 10.0
+    observation: Observation
+    reward: Reward = Field(default_factory=Reward)
+    randomization: Randomization = Field(default_factory=Randomization)
+
+    @field_validator("id")
+    @classmethod
+    def _gymnasium_id(cls, value: str) -> str:
+        if not value.startswith("gaitsim/") or not value.endswith(("-v0", "-v1", "-v2")):
+            raise ValueError("an id is 'gaitsim/<Name>-v<N>'")
+        return value
+
+
+class EnvConfigError(ValueError):
+    """An environment file is invalid (names the file and field)."""
+
+
+def load_env_config(name_or_path: str) -> EnvConfig:
+    """Read and validate an environment file (a catalogue name or a path)."""
+    try:
+        path = resolve("envs", name_or_path, ".toml")
+    except NotInCatalogue as exc:
+        raise EnvConfigError(f"{name_or_path}: {exc.reason}") from None
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return EnvConfig.model_validate(data)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise EnvConfigError(f"{path}: cannot read: {exc}") from None
+    except ValidationError as exc:
+        lines = [
+            f"{path}: {'.'.join(str(p) for p in e['loc'])} = {e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise EnvConfigError("\n".join(lines)) from None
+
+
+def catalogue_configs() -> list[tuple[str, EnvConfig]]:
+    """(file stem, config) of every environment in the catalogue, sorted by file name."""
+    folder = catalogue_dir("envs")
+    return [(p.stem, load_env_config(str(p))) for p in sorted(folder.glob("*.toml"))]

@@ -1,0 +1,126 @@
+"""Gymnasium environments: the catalogue, conformity, seeding, rendering, robustness."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import gaitsim
+from gaitsim.env import ENV_IDS, EnvConfigError, load_env_config
+from gaitsim.env.single import GaitEnv
+
+
+def test_every_catalogue_file_is_registered_on_import():
+    assert gaitsim.__version__
+    assert set(ENV_IDS) >= {
+        "gaitsim/HipExoAssist-v0",
+        "gaitsim/AnkleExoAssist-v0",
+        "gaitsim/GaitTrainerAssist-v0",
+    }
+    assert all(i in gym.registry for i in ENV_IDS)
+
+
+@pytest.mark.filterwarnings("ignore:.*Box observation space.*infinity")
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_gymnasiums_checker_passes(env_id):
+    env = gym.make(env_id)
+    check_env(env.unwrapped)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_the_same_seed_gives_the_same_episode(env_id):
+    def rollout() -> list[np.ndarray]:
+        env = gym.make(env_id)
+        obs, _ = env.reset(seed=7)
+        actions = np.random.default_rng(0).uniform(-1, 1, (40, *env.action_space.shape))
+        out = [obs]
+        for a in actions:
+            obs, reward, *_ = env.step(a.astype(np.float32))
+            out.append(np.r_[obs, reward])
+        return out
+
+    first, second = rollout(), rollout()
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_observations_actions_and_strides():
+    env = GaitEnv("hip-exo-assist")
+    obs, info = env.reset(seed=1)
+    assert obs.shape == env.observation_space.shape and obs.dtype == np.float32
+    assert env.action_space.shape == (1,)  # one module: the paretic hip
+    assert {"height_m", "mass_kg"} == set(info["patient"])  # randomised per episode
+    strides = []
+    for _ in range(600):  # 3 s
+        obs, reward, terminated, truncated, info = env.step(np.zeros(1, np.float32))
+        strides += info["strides"]
+        assert np.isfinite(reward)
+        if terminated or truncated:
+            break
+    assert {s["side"] for s in strides} == {"left", "right"}
+    assert all(0.3 < s["stride_time_s"] < 2.0 for s in strides)
+
+
+def test_a_full_torque_on_the_trainer_ends_the_episode_with_a_reason():
+    env = GaitEnv("gait-trainer-aan")
+    env.reset(seed=0)
+    reasons = []
+    for k in range(4000):
+        sign = 1.0 if (k // 100) % 2 else -1.0  # slam the drives from stop to stop
+        *_, terminated, truncated, info = env.step(np.full(4, sign, np.float32))
+        if terminated or truncated:
+            reasons.append(info["termination_reason"])
+            break
+    assert reasons and reasons[0] in {
+        "fall",
+        "time_limit",
+        "numerical_instability",
+        "mujoco_warning",
+    }
+
+
+def test_rgb_array_rendering_returns_frames():
+    env = GaitEnv("ankle-exo-assist", render_mode="rgb_array", width=160, height=120)
+    env.reset(seed=0)
+    try:
+        frame = env.render()
+    except Exception as exc:  # no OpenGL here: what the render tests skip on too
+        pytest.skip(f"rendering unavailable: {exc}")
+    assert frame.shape == (120, 160, 3) and frame.dtype == np.uint8
+    assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 10
+    env.close()
+
+
+def test_bad_environment_files_name_the_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'id = "gaitsim/Bad-v0"\nscenario = "exo-hip-moderate-left"\n'
+        '[observation]\nsensors = ["x_ray"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(EnvConfigError, match="observation.sensors.0"):
+        load_env_config(str(bad))
+    bad.write_text('id = "Bad"\nscenario = "default"\n[observation]\nsensors = ["foot_load_n"]\n')
+    with pytest.raises(EnvConfigError, match="id"):
+        load_env_config(str(bad))
+
+
+@pytest.mark.slow
+def test_random_actions_over_every_id_raise_nothing():
+    """10^5 random steps over the catalogue: episodes end with a reason, never an exception."""
+    steps_per_id = 100_000 // len(ENV_IDS) + 1
+    for env_id in ENV_IDS:
+        env = gym.make(env_id)
+        env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        for _ in range(steps_per_id):
+            action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+            obs, reward, terminated, truncated, info = env.step(action)
+            assert np.all(np.isfinite(obs)) and np.isfinite(reward)
+            if terminated or truncated:
+                assert info["termination_reason"]
+                env.reset()
+        env.close()
