@@ -172,3 +172,19 @@ def test_a_simulation_driven_tick_by_tick_from_outside_matches_simulate():
     assert trace.meta["termination"] == reference.meta["termination"]
     for name, values in reference.channels.items():
         np.testing.assert_array_equal(trace[name], values, err_msg=name)
+
+
+def test_a_run_without_recording_has_the_same_dynamics():
+    sc = spec.from_dict(
+        {
+            "controller": {"kind": "reflex", "parameters": "healthy.json"},
+            "run": {"duration_s": 0.5, "seed": 2, "initial_angle_noise_rad": 0.02},
+        }
+    )
+    recorded = simulate(sc)
+    quiet = Simulation(sc, record=False)
+    quiet.advance(quiet.n_steps)
+    final = quiet.finish()
+    assert len(final) == 1  # the final state only
+    for name, values in recorded.channels.items():
+        np.testing.assert_array_equal(final[name][-1], values[-1], err_msg=name)

@@ -106,16 +106,20 @@ class GaitEnv(gym.Env):
             built = self._built
         run_seed = int(rng.integers(2**31))
         with quiet_mujoco_warnings():
-            self._sim = sim = Simulation(scenario, run_seed, built, external_device=True)
+            self._sim = sim = Simulation(
+                scenario, run_seed, built, external_device=True, record=False
+            )
         self._scenario = scenario
         device = sim.device
         assert device is not None
         self._dt = sim.device_every * sim.dt
         bw = built.mass_kg * C.G_M_S2
-        self._scale = self._scales(built, bw)
+        self._obs_index, self._obs_scale = self._observation_map(built, bw, device.layout)
         self._heat_w_kg = activation_heat_weights(built) / built.mass_kg
         self._last_action = np.zeros(device.device.size, np.float32)
-        self._history: list[np.ndarray] = []
+        k = self.config.observation.history
+        self._history = np.zeros((k, len(self._obs_index)), np.float32)
+        self._fresh = True
         self._loaded = np.ones(2, bool)
         self._last_strike = np.full(2, np.nan)
         self._lifted = np.full(2, -np.inf)
@@ -188,7 +192,8 @@ class GaitEnv(gym.Env):
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _scales(self, built: Any, bw: float) -> dict[str, np.ndarray]:
+    def _observation_map(self, built: Any, bw: float, layout: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(indices into the packed measurement, scale of each) for the observed sensors."""
         device = built.device
         per_signal = {
             "joint_angle_rad": np.ones(device.size),
@@ -201,25 +206,28 @@ class GaitEnv(gym.Env):
             "shank_rate_rad_s": np.full(2, _RATE_SCALE),
             "emg": np.ones(len(built.muscle_names)),
         }
-        return per_signal
+        starts, start = {}, 0
+        for name, size in layout:
+            starts[name] = (start, size)
+            start += size
+        index = np.concatenate(
+            [np.arange(starts[s][0], sum(starts[s])) for s in self.config.observation.sensors]
+        )
+        scale = np.concatenate([per_signal[s] for s in self.config.observation.sensors])
+        return index, scale.astype(np.float32)
 
     def _observe(self) -> np.ndarray:
         sim = self._sim
         assert sim is not None and sim.device is not None
-        packed = sim.device.observe(sim.data)
-        parts, start = {}, 0
-        for name, size in sim.device.layout:
-            parts[name] = packed[start : start + size]
-            start += size
-        now = np.concatenate(
-            [parts[s] * self._scale[s] for s in self.config.observation.sensors]
-        ).astype(np.float32)
-        self._history.insert(0, now)
-        k = self.config.observation.history
-        while len(self._history) < k:  # the first observation fills the history
-            self._history.append(now)
-        del self._history[k:]
-        self._last_obs = np.concatenate(self._history)
+        now = sim.device.observe(sim.data)[self._obs_index] * self._obs_scale
+        history = self._history
+        if self._fresh:  # the first observation fills the history
+            history[:] = now
+            self._fresh = False
+        else:
+            history[1:] = history[:-1]
+            history[0] = now
+        self._last_obs = history.ravel().copy()
         return self._last_obs
 
     def _interaction(self) -> np.ndarray:

@@ -169,7 +169,9 @@ class Simulation:
     simulation reads the device's sensors (``device.observe``) and writes its command
     (``device.act``) between advances, at the device's rate (``device_every`` physics steps).
     Construction sets the initial state (a failed start sets ``end``); ``advance`` never
-    raises for what happens inside the simulation.
+    raises for what happens inside the simulation. Without ``record`` nothing is recorded on
+    the way (the dynamics are the same: recording changes no state); the trace of ``finish``
+    then holds the final state only.
     """
 
     def __init__(
@@ -181,6 +183,7 @@ class Simulation:
         device_controller: Controller | None = None,
         pushes: Sequence[Push] = (),
         external_device: bool = False,
+        record: bool = True,
     ) -> None:
         self.scenario = scenario
         self.seed = seed = scenario.run.seed if seed is None else seed
@@ -240,10 +243,12 @@ class Simulation:
         )
         self._record_every = steps_per_tick(run.record_rate_hz, dt)
         self._check_every = steps_per_tick(CHECK_RATE_HZ, dt)
+        # without recording (an env), the trace holds the final state only
+        self._record = record
         self._recorder = Recorder(
             model,
             index,
-            self.n_steps // self._record_every + 2,
+            self.n_steps // self._record_every + 2 if record else 2,
             len(built.muscle_names),
             built.device,
         )
@@ -287,7 +292,8 @@ class Simulation:
         state = self._state
         i = self.step_index
         for i in range(self.step_index, stop, tick):  # noqa: B007 (i is read after the loop)
-            control_tick, record_tick = i % control_every == 0, i % record_every == 0
+            control_tick = i % control_every == 0
+            record_tick = self._record and i % record_every == 0
             sense_tick = control_tick or sensor.delayed
             if sense_tick or record_tick or i % check_every == 0:
                 # checked on ticks, not every step: a fall or blow-up is caught within one
