@@ -37,6 +37,7 @@ from gaitsim.env.config import EnvConfig, load_env_config
 from gaitsim.metrics.events import MIN_SWING_S, OFF_BW, ON_BW
 from gaitsim.model import build_scenario
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
+from gaitsim.model.devices import interaction_torque
 from gaitsim.sim.batch import activation_heat_weights
 from gaitsim.sim.initial import quiet_mujoco_warnings
 from gaitsim.sim.simulation import Simulation
@@ -127,6 +128,8 @@ class GaitEnv(gym.Env):
             [index.foot_sensor[side] + FOOT_VERTICAL_FORCE for side in C.SIDES]
         )
         self._heel_geoms = np.array([index.heel_geom[side] for side in C.SIDES])
+        self._pelvis_dof = index.dof["pelvis_x"]
+        self._belt_dof = index.belt_dof  # None overground (the belt's dof is never 0)
         self._lifted = np.full(2, -np.inf)
         self._bw = bw
         obs = self._observe()
@@ -149,12 +152,11 @@ class GaitEnv(gym.Env):
         reward = 0.0
         info: dict[str, Any] = {"strides": []}
         if not fell:
-            data, index = sim.data, sim.index
-            speed = float(data.qvel[index.dof["pelvis_x"]])
-            if index.belt_dof is not None:
-                speed -= float(data.qvel[index.belt_dof])
+            data = sim.data
+            qvel = data.qvel
+            speed = qvel[self._pelvis_dof] - (qvel[self._belt_dof] if self._belt_dof else 0.0)
             heat = float(data.act**0.6 @ self._heat_w_kg) if w.effort else 0.0
-            interaction = float(np.dot(cuff := self._interaction(), cuff))
+            interaction = float(np.dot(cuff := self._interaction(), cuff)) if w.interaction else 0.0
             reward = dt * (
                 w.alive
                 - w.speed * (speed - w.target_speed_m_s) ** 2
@@ -238,8 +240,6 @@ class GaitEnv(gym.Env):
         return self._last_obs
 
     def _interaction(self) -> np.ndarray:
-        from gaitsim.model.devices import interaction_torque
-
         sim = self._sim
         assert sim is not None and sim.built.device is not None
         return interaction_torque(sim.data, sim.built.device)
