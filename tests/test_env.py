@@ -124,3 +124,20 @@ def test_random_actions_over_every_id_raise_nothing():
                 assert info["termination_reason"]
                 env.reset()
         env.close()
+
+
+def test_a_broken_catalogue_file_is_left_out_with_a_warning(monkeypatch, tmp_path):
+    import gaitsim.env as env_module
+    from gaitsim.env import config as env_config
+
+    (tmp_path / "ok.toml").write_text(
+        'id = "gaitsim/TestOk-v0"\nscenario = "exo-hip-moderate-left"\n'
+        '[observation]\nsensors = ["foot_load_n"]\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "broken.toml").write_text('id = "gaitsim/TestBroken-v0"\n', encoding="utf-8")
+    monkeypatch.setattr(env_config, "catalogue_dir", lambda name: tmp_path)
+    with pytest.warns(UserWarning, match="broken.toml not registered"):
+        ids = env_module.register_catalogue()
+    assert ids == ["gaitsim/TestOk-v0"]
+    assert "gaitsim/TestBroken-v0" not in gym.registry

@@ -112,7 +112,13 @@ def load_env_config(name_or_path: str) -> EnvConfig:
         raise EnvConfigError("\n".join(lines)) from None
 
 
-def catalogue_configs() -> list[tuple[str, EnvConfig]]:
-    """(file stem, config) of every environment in the catalogue, sorted by file name."""
-    folder = catalogue_dir("envs")
-    return [(p.stem, load_env_config(str(p))) for p in sorted(folder.glob("*.toml"))]
+def catalogue_configs() -> list[tuple[str, EnvConfig | EnvConfigError]]:
+    """(file stem, config or the error that file gives) of every environment in the
+    catalogue, sorted by file name."""
+    out: list[tuple[str, EnvConfig | EnvConfigError]] = []
+    for path in sorted(catalogue_dir("envs").glob("*.toml")):
+        try:
+            out.append((path.stem, load_env_config(str(path))))
+        except EnvConfigError as exc:
+            out.append((path.stem, exc))
+    return out
