@@ -27,6 +27,9 @@ STAMP=.venv/.gaitsim-installed
 WANT="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >&2
+  # torch's CPU build before stable-baselines3 (the RL tests): a bare torch requirement
+  # would pull a CUDA build of several GB
+  .venv/bin/python -m pip install -q "torch==2.13.0" >&2
   .venv/bin/python -m pip install -q -e ".[test]" >&2
   echo "$WANT" > "$STAMP"
 fi

@@ -141,3 +141,11 @@ def test_a_broken_catalogue_file_is_left_out_with_a_warning(monkeypatch, tmp_pat
         ids = env_module.register_catalogue()
     assert ids == ["gaitsim/TestOk-v0"]
     assert "gaitsim/TestBroken-v0" not in gym.registry
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_stable_baselines3s_checker_passes(env_id):
+    sb3_checker = pytest.importorskip("stable_baselines3.common.env_checker")
+    env = gym.make(env_id)
+    sb3_checker.check_env(env.unwrapped, warn=True)
+    env.close()
