@@ -149,3 +149,12 @@ def test_stable_baselines3s_checker_passes(env_id):
     env = gym.make(env_id)
     sb3_checker.check_env(env.unwrapped, warn=True)
     env.close()
+
+
+def test_observing_emg_needs_a_device_that_measures_it():
+    config = load_env_config("hip-exo-assist")
+    config = config.model_copy(
+        update={"observation": config.observation.model_copy(update={"sensors": ("emg",)})}
+    )
+    with pytest.raises(ValueError, match="device.sensing.emg"):
+        GaitEnv(config)

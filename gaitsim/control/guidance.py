@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import jax
 import jax.numpy as jnp
 from pydantic import Field
 
@@ -95,16 +96,21 @@ def guidance_torque(params: dict, state: dict, obs: dict, level: jnp.ndarray, pa
     selects path control (a Python bool: each mode is its own compiled function)."""
     q, dq = obs["joint_angle_rad"], obs["joint_velocity_rad_s"]
     side, joint = params["side"], params["joint"]
-    # first tick: the whole cycle is searched (both legs from the same offset half a
-    # stride apart would need a joint search; each leg's own nearest phase is used)
-    first = _nearest_phase(q, params, jnp.zeros(2), 1.0)
-    if path:
-        ahead = _nearest_phase(q, params, state["phase"], AHEAD)
-        phase = jnp.where(state["started"] > 0, ahead, first)
-    else:
-        run = state["phase"] + params["dt"] / params["stride_s"]
-        start = jnp.stack([first[0], first[0] + 0.5])  # legs half a stride apart
-        phase = jnp.where(state["started"] > 0, run, start)
+
+    # the first tick searches the whole cycle for each leg's nearest phase (a branch, so
+    # the later ticks do not pay for that search)
+    def start() -> jnp.ndarray:
+        first = _nearest_phase(q, params, jnp.zeros(2), 1.0)
+        if path:
+            return first
+        return jnp.stack([first[0], first[0] + 0.5])  # fixed timing: legs half a stride apart
+
+    def going() -> jnp.ndarray:
+        if path:
+            return _nearest_phase(q, params, state["phase"], AHEAD)
+        return state["phase"] + params["dt"] / params["stride_s"]
+
+    phase = jax.lax.cond(state["started"] > 0, going, start)
     phase = jnp.mod(phase, 1.0)
     ref, ref_rate = reference_angles(phase[side], joint, params["hip_scale"])
     error = ref - q

@@ -34,12 +34,14 @@ from gaitsim import constants as C
 from gaitsim import spec
 from gaitsim.catalogue import resolve_scenario
 from gaitsim.env.config import EnvConfig, load_env_config
+from gaitsim.metrics.energy import activation_heat_weights
 from gaitsim.metrics.events import MIN_SWING_S, OFF_BW, ON_BW
 from gaitsim.model import build_scenario
-from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
+from gaitsim.model.assemble import FOOT_VERTICAL_FORCE, muscle_parameters
 from gaitsim.model.devices import interaction_torque
-from gaitsim.sim.batch import activation_heat_weights
+from gaitsim.sim.device import device_layout
 from gaitsim.sim.initial import quiet_mujoco_warnings
+from gaitsim.sim.sensing import layout_slices
 from gaitsim.sim.simulation import Simulation
 
 _RATE_SCALE = 0.1
@@ -71,7 +73,14 @@ class GaitEnv(gym.Env):
         self._built = build_scenario(self._base)
         assert self._built.device is not None
         n = self._built.device.size
-        sizes = dict(self._layout(self._built))
+        emg = len(self._built.muscle_names) if base.device.sensing.emg else 0
+        sizes = dict(device_layout(n, emg))
+        missing = [s for s in self.config.observation.sensors if s not in sizes]
+        if missing:
+            raise ValueError(
+                f"{self.config.id}: observation.sensors {missing}: the scenario's device does "
+                "not measure them (EMG needs device.sensing.emg = true)"
+            )
         per_tick = sum(sizes[s] for s in self.config.observation.sensors)
         self.observation_space = gym.spaces.Box(
             -np.inf, np.inf, (per_tick * self.config.observation.history,), np.float32
@@ -79,12 +88,6 @@ class GaitEnv(gym.Env):
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
         self._sim: Simulation | None = None
         self._renderer: mujoco.Renderer | None = None
-
-    @staticmethod
-    def _layout(built: Any) -> tuple[tuple[str, int], ...]:
-        from gaitsim.sim.device import device_layout
-
-        return device_layout(built.device.size, len(built.muscle_names))
 
     # --- Gymnasium API ----------------------------------------------------------------------
 
@@ -116,7 +119,8 @@ class GaitEnv(gym.Env):
         self._dt = sim.device_every * sim.dt
         bw = built.mass_kg * C.G_M_S2
         self._obs_index, self._obs_scale = self._observation_map(built, bw, device.layout)
-        self._heat_w_kg = activation_heat_weights(built) / built.mass_kg
+        heat_w = activation_heat_weights(muscle_parameters(built), built.muscle_names)
+        self._heat_w_kg = heat_w / built.mass_kg
         self._last_action = np.zeros(device.device.size, np.float32)
         k = self.config.observation.history
         self._history = np.zeros((k, len(self._obs_index)), np.float32)
@@ -215,12 +219,9 @@ class GaitEnv(gym.Env):
             "shank_rate_rad_s": np.full(2, _RATE_SCALE),
             "emg": np.ones(len(built.muscle_names)),
         }
-        starts, start = {}, 0
-        for name, size in layout:
-            starts[name] = (start, size)
-            start += size
+        slices = layout_slices(layout)
         index = np.concatenate(
-            [np.arange(starts[s][0], sum(starts[s])) for s in self.config.observation.sensors]
+            [np.arange(slices[s].start, slices[s].stop) for s in self.config.observation.sensors]
         )
         scale = np.concatenate([per_signal[s] for s in self.config.observation.sensors])
         return index, scale.astype(np.float32)

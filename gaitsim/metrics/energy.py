@@ -29,6 +29,7 @@ muscle the simulation ran.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import mujoco
@@ -63,18 +64,45 @@ def _base(name: str) -> str:
     return name.split("_", 1)[1] if "_" in name else name
 
 
+def _arrays(muscles: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gain parameters, length ranges, rho) of a ``meta["muscles"]`` mapping."""
+    return (
+        np.asarray(muscles["gainprm"], float),
+        np.asarray(muscles["lengthrange"], float),
+        np.asarray(muscles["rho"], float),
+    )
+
+
+def normalising_length_m(prm: np.ndarray, lengthrange: np.ndarray) -> np.ndarray:
+    """MuJoCo's L0 per muscle: the length range over the normalised operating range."""
+    return (lengthrange[:, 1] - lengthrange[:, 0]) / (prm[:, 1] - prm[:, 0])
+
+
+def muscle_mass_kg(muscles: Mapping[str, Any]) -> np.ndarray:
+    """(F_max / sigma) rho_density l_opt per muscle (OpenSim's definition and defaults);
+    l_opt = L0 x rho (the model's normalising length is lopt / rho)."""
+    prm, lengthrange, rho = _arrays(muscles)
+    lopt = normalising_length_m(prm, lengthrange) * rho
+    return prm[:, 2] / SPECIFIC_TENSION_PA * MUSCLE_DENSITY_KG_M3 * lopt
+
+
+def activation_heat_weights(muscles: Mapping[str, Any], names: Sequence[str]) -> np.ndarray:
+    """Per muscle: Umberger 2003's activation-maintenance heat at full activation (W),
+    ``(128 f_FT + 25) x 1.5`` W/kg times the muscle's mass; times A^0.6 it is the bulk of
+    walking's metabolic rate, cheap enough for every tick (tuning, environments)."""
+    fast = 1.0 - np.array([SLOW_TWITCH[_base(n)] for n in names])
+    return muscle_mass_kg(muscles) * (128.0 * fast + 25.0) * AEROBIC_SCALE
+
+
 def muscle_states(trace: Trace) -> dict[str, np.ndarray]:
     """Normalised fibre length l (lopt), fibre velocity v (lopt/s), fibre velocity (m/s),
     active force (N) and F_iso per sample and muscle, from MuJoCo's muscle functions."""
-    info = trace.meta["muscles"]
-    prm = np.asarray(info["gainprm"], float)
-    lengthrange = np.asarray(info["lengthrange"], float)
-    rho = np.asarray(info["rho"], float)
+    prm, lengthrange, rho = _arrays(trace.meta["muscles"])
     length = np.asarray(trace["muscle_length_m"], float)
     velocity = np.asarray(trace["muscle_velocity_m_s"], float)
     act = np.asarray(trace["muscle_activation"], float)
-    r0, r1 = prm[:, 0], prm[:, 1]
-    l0 = (lengthrange[:, 1] - lengthrange[:, 0]) / (r1 - r0)  # MuJoCo's L0 = lopt / rho
+    r0 = prm[:, 0]
+    l0 = normalising_length_m(prm, lengthrange)  # MuJoCo's L0 = lopt / rho
     l_norm = r0 + (length - lengthrange[:, 0]) / l0
     v_norm = velocity / l0
     active = np.empty_like(length)
@@ -93,7 +121,7 @@ def muscle_states(trace: Trace) -> dict[str, np.ndarray]:
         "fibre_velocity_m_s": v_norm * lopt,
         "active_force_n": active,
         "f_iso": f_iso,
-        "mass_kg": prm[:, 2] / SPECIFIC_TENSION_PA * MUSCLE_DENSITY_KG_M3 * lopt,
+        "mass_kg": muscle_mass_kg(trace.meta["muscles"]),
         "vmax_lopt_s": prm[:, 6],
     }
 

@@ -14,7 +14,7 @@ import numpy as np
 from gaitsim import constants as C
 from gaitsim.model import muscles as M
 from gaitsim.model.body import body_spec
-from gaitsim.model.devices import BuiltDevice, add_modules, built_device
+from gaitsim.model.devices import DEVICE_PREFIX, BuiltDevice, add_modules, built_device
 from gaitsim.model.impairment import muscle_settings
 from gaitsim.spec import Course, Device, Patient, Scenario
 
@@ -262,7 +262,9 @@ def build_model(
     hip = data.xpos[model.body(C.model_name("thigh", "left")).id]
     built = None if device is None else built_device(model, device)
     patient_bodies = [
-        i for i in range(model.nbody) if not model.body(i).name.startswith(("exo_", BELT_JOINT))
+        i
+        for i in range(model.nbody)
+        if not model.body(i).name.startswith((DEVICE_PREFIX, BELT_JOINT))
     ]
     muscles = np.flatnonzero(model.actuator_dyntype == mujoco.mjtDyn.mjDYN_MUSCLE)
     assert np.array_equal(muscles, np.arange(len(muscles))), "muscles must come first"
@@ -283,3 +285,16 @@ def build_scenario(scenario: Scenario) -> BuiltModel:
     return build_model(
         scenario.patient, scenario.course, scenario.run.physics_step_s, scenario.device
     )
+
+
+def muscle_parameters(built: BuiltModel) -> dict[str, list]:
+    """What the energetics need of each muscle (``meta["muscles"]``): MuJoCo's gain
+    parameters and length range, and rho (the fraction of a musculotendon length change the
+    fibre takes)."""
+    n = len(built.muscle_names)
+    model = built.model
+    return {
+        "gainprm": model.actuator_gainprm[:n, :9].tolist(),
+        "lengthrange": model.actuator_lengthrange[:n].tolist(),
+        "rho": [M.RHO[name.split("_", 1)[1]] for name in built.muscle_names],
+    }

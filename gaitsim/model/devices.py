@@ -177,9 +177,13 @@ GEOMETRY: dict[str, ModuleGeometry] = {
 LATERAL_M = 0.10  # strut and housing offset from the limb's mid-plane at 1.80 m
 
 
+#: Every device body, joint, actuator and tendon name starts with this.
+DEVICE_PREFIX = "exo_"
+
+
 def module_name(joint: str, side: str) -> str:
     """Base name of a module's model elements: ``exo_left_knee`` (+ ``_link``, ``_motor``...)."""
-    return f"exo_{side}_{joint}"
+    return f"{DEVICE_PREFIX}{side}_{joint}"
 
 
 @dataclass(frozen=True)
@@ -331,20 +335,17 @@ def built_device(model: mujoco.MjModel, device: Device) -> BuiltDevice | None:
     if not modules:
         return None
 
-    def jnt(name: str) -> mujoco._structs._MjModelJointViews:
-        return model.joint(name)
-
     names = [module_name(j, s) for s, j, *_ in modules]
     human = [C.joint_name(j, s) for s, j, *_ in modules]
-    device_bodies = [i for i in range(model.nbody) if model.body(i).name.startswith("exo_")]
+    device_bodies = [i for i in range(model.nbody) if model.body(i).name.startswith(DEVICE_PREFIX)]
     return BuiltDevice(
         modules=tuple((s, j) for s, j, *_ in modules),
         actuators=tuple(a for _, _, a, _, _ in modules),
         motor=np.array([model.actuator(f"{n}_motor").id for n in names]),
-        device_qpos=np.array([model.jnt_qposadr[jnt(n).id] for n in names]),
-        device_dof=np.array([model.jnt_dofadr[jnt(n).id] for n in names]),
-        joint_qpos=np.array([model.jnt_qposadr[jnt(n).id] for n in human]),
-        joint_dof=np.array([model.jnt_dofadr[jnt(n).id] for n in human]),
+        device_qpos=np.array([model.jnt_qposadr[model.joint(n).id] for n in names]),
+        device_dof=np.array([model.jnt_dofadr[model.joint(n).id] for n in names]),
+        joint_qpos=np.array([model.jnt_qposadr[model.joint(n).id] for n in human]),
+        joint_dof=np.array([model.jnt_dofadr[model.joint(n).id] for n in human]),
         cuff_stiffness_nm_rad=np.array([k for *_, k, _ in modules]),
         cuff_damping_nms_rad=np.array([d for *_, d in modules]),
         peak_torque_nm=np.array([a.peak_torque_nm for _, _, a, _, _ in modules]),

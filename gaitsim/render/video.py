@@ -32,7 +32,7 @@ import numpy as np
 
 from gaitsim import constants as C
 from gaitsim._io import atomic_path
-from gaitsim.model.devices import module_name
+from gaitsim.model.devices import DEVICE_PREFIX, module_name
 from gaitsim.sim.record import device_channel
 from gaitsim.sim.trace import Trace
 
@@ -212,7 +212,7 @@ def _model_for(trace: Trace, width: int, height: int) -> tuple[mujoco.MjModel, f
     # left leg tinted so the legs can be told apart from the side (the camera sees the right).
     for g in np.flatnonzero(model.geom_group == 1):
         body = model.body(int(model.geom_bodyid[g])).name
-        if body.startswith("exo_"):  # the device stays solid
+        if body.startswith(DEVICE_PREFIX):  # the device stays solid
             continue
         if body.startswith(C.model_name("", "left")):
             model.geom_rgba[g] = _LEFT_LEG_RGBA

@@ -18,10 +18,11 @@ import numpy as np
 from gaitsim import constants as C
 from gaitsim.control.interface import Controller
 from gaitsim.control.loop import compile_for_batch, steps_per_tick
+from gaitsim.metrics.energy import activation_heat_weights
 from gaitsim.metrics.events import MIN_SWING_S
 from gaitsim.metrics.events import OFF_BW as UNLOADED_BW
 from gaitsim.model import BuiltModel
-from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
+from gaitsim.model.assemble import FOOT_VERTICAL_FORCE, muscle_parameters
 from gaitsim.sim.initial import FallLimits, quiet_mujoco_warnings, settle_activation
 from gaitsim.sim.sensing import body_index, measure
 
@@ -150,10 +151,8 @@ def _rollout(
     half_x = np.full(n, np.nan)
     effort, limit_pen, spike = np.zeros(n), np.zeros(n), np.zeros(n)
     heat = np.zeros(n)
-    # Umberger 2003's activation-maintenance heat, (128 f_FT + 25) a^0.6 x 1.5 W per kg of
-    # muscle (gaitsim.metrics.energy), with activation for A: the bulk of walking's
-    # metabolic cost at these speeds and cheap enough for every tick
-    heat_w = activation_heat_weights(built)
+    # Umberger 2003's activation-maintenance heat (gaitsim.metrics.energy), activation for A
+    heat_w = activation_heat_weights(muscle_parameters(built), built.muscle_names)
     swing_s, stretch = np.zeros((n, 2)), np.zeros((n, 2))
     step_sum, step_count = np.zeros((n, 2)), np.zeros((n, 2))
     if torque_noise is not None:
@@ -206,23 +205,3 @@ def _rollout(
     return RolloutResult(
         alive_s, fell, x_end - x0, speed, effort, heat, limit_pen, spike, swing, steps
     )
-
-
-def activation_heat_weights(built: BuiltModel) -> np.ndarray:
-    """Per muscle: Umberger 2003 activation-maintenance heat at full activation (W)."""
-    from gaitsim.metrics.energy import (
-        AEROBIC_SCALE,
-        MUSCLE_DENSITY_KG_M3,
-        SLOW_TWITCH,
-        SPECIFIC_TENSION_PA,
-    )
-    from gaitsim.model.muscles import RHO
-
-    n = len(built.muscle_names)
-    model = built.model
-    prm, lr = model.actuator_gainprm[:n], model.actuator_lengthrange[:n]
-    base = [name.split("_", 1)[1] for name in built.muscle_names]
-    lopt = (lr[:, 1] - lr[:, 0]) / (prm[:, 1] - prm[:, 0]) * np.array([RHO[b] for b in base])
-    mass = prm[:, 2] / SPECIFIC_TENSION_PA * MUSCLE_DENSITY_KG_M3 * lopt
-    fast = 1.0 - np.array([SLOW_TWITCH[b] for b in base])
-    return mass * (128.0 * fast + 25.0) * AEROBIC_SCALE

@@ -78,32 +78,25 @@ class DeviceIndex:
     device: BuiltDevice
     load: np.ndarray  # sensordata addresses of the feet's vertical force
     segment_body: np.ndarray  # thigh left, right, shank left, right
-    segment_dof: tuple[np.ndarray, ...]  # per segment: dofs whose rates sum to its rate
+    segment_rate: np.ndarray  # (4, nv): segment rates = this @ qvel
 
 
 def device_index(model: mujoco.MjModel, index: BodyIndex, device: BuiltDevice) -> DeviceIndex:
     bodies = [index.segment_body[(seg, side)] for seg in IMU_SEGMENTS for side in C.SIDES]
-    # sagittal chain: segment rate = pelvis pitch rate -/+ the joints above it (clinical
-    # signs: hip flexion swings the thigh forward, knee flexion swings the shank back)
-    dofs = []
-    for seg in IMU_SEGMENTS:
-        for side in C.SIDES:
-            chain = [index.dof["pelvis_pitch"], index.dof[C.joint_name("hip", side)]]
-            if seg == "shank":
-                chain.append(index.dof[C.joint_name("knee", side)])
-            dofs.append(np.array(chain))
+    # sagittal chain, distal end forward +: forward pitch moves the distal ends back, hip
+    # flexion swings thigh and shank forward, knee flexion swings the shank back
+    rate = np.zeros((len(bodies), model.nv))
+    for k, (seg, side) in enumerate((s, d) for s in IMU_SEGMENTS for d in C.SIDES):
+        rate[k, index.dof["pelvis_pitch"]] = -1.0
+        rate[k, index.dof[C.joint_name("hip", side)]] = 1.0
+        if seg == "shank":
+            rate[k, index.dof[C.joint_name("knee", side)]] = -1.0
     return DeviceIndex(
         device,
         np.array([index.foot_sensor[s] + FOOT_VERTICAL_FORCE for s in C.SIDES]),
         np.array(bodies),
-        tuple(dofs),
+        rate,
     )
-
-
-#: Signs of (pelvis pitch, hip, knee) rates in a segment's rate (distal end forward +):
-#: forward pitch moves the distal ends back, hip flexion moves the thigh and shank forward,
-#: knee flexion moves the shank back.
-_CHAIN_SIGN = {"thigh": np.array([-1.0, 1.0]), "shank": np.array([-1.0, 1.0, -1.0])}
 
 
 def true_measurements(
@@ -114,12 +107,7 @@ def true_measurements(
     dev = ix.device
     rot = data.xmat[ix.segment_body]
     angle = -np.arctan2(rot[:, 2], rot[:, 0])  # as the Trace's segment angles
-    rates = np.array(
-        [
-            _CHAIN_SIGN[IMU_SEGMENTS[k // 2]] @ data.qvel[dofs]
-            for k, dofs in enumerate(ix.segment_dof)
-        ]
-    )
+    rates = ix.segment_rate @ data.qvel
     return {
         "joint_angle_rad": data.qpos[dev.device_qpos].copy(),
         "joint_velocity_rad_s": data.qvel[dev.device_dof].copy(),
@@ -258,14 +246,14 @@ class DeviceRunner:
         rng = np.random.default_rng((seed, 1))
         self.sensors = DeviceSensors(spec.sensing, device.size, tick_s, rng, n_muscles)
         self.index = device_index(built.model, index, device)
-        self._n_muscles = n_emg
+        self._n_emg = n_emg
         self.state = None if self.loop is None else self.loop.state0
         self.command = np.zeros(device.size)
         self.torque = np.zeros(device.size)
 
     def observe(self, data: mujoco.MjData) -> np.ndarray:
         """This tick's measurements (packed in ``layout`` order, float32)."""
-        return self.sensors.read(true_measurements(data, self.index, self._n_muscles))
+        return self.sensors.read(true_measurements(data, self.index, self._n_emg))
 
     def act(self, data: mujoco.MjData, command: Any) -> None:
         """Drive the motors with a torque command (N m per module), within their limits."""

@@ -21,7 +21,7 @@ import gaitsim
 from gaitsim.control.interface import Controller
 from gaitsim.control.loop import compile_for_loop, steps_per_tick
 from gaitsim.model import BuiltModel, build_scenario
-from gaitsim.model.muscles import RHO
+from gaitsim.model.assemble import muscle_parameters
 from gaitsim.neural import patient_controller
 from gaitsim.sim.device import DeviceRunner
 from gaitsim.sim.initial import (
@@ -387,21 +387,9 @@ def _meta(
             "leg_length_m": built.leg_length_m,
         },
         "muscle_names": list(built.muscle_names),
-        "muscles": _muscle_meta(built),
+        "muscles": muscle_parameters(built),
         "device": _device_meta(built),
         "termination": {"reason": end.reason, "time_s": round(end.time_s, 9), "detail": end.detail},
-    }
-
-
-def _muscle_meta(built: BuiltModel) -> dict[str, list]:
-    """What the energetics need of each muscle: MuJoCo's gain parameters and length range,
-    and rho (the fraction of a musculotendon length change the fibre takes)."""
-    n = len(built.muscle_names)
-    model = built.model
-    return {
-        "gainprm": model.actuator_gainprm[:n, :9].tolist(),
-        "lengthrange": model.actuator_lengthrange[:n].tolist(),
-        "rho": [RHO[name.split("_", 1)[1]] for name in built.muscle_names],
     }
 
 
