@@ -2,8 +2,8 @@
 
 Prints, measured in one run:
 - the bare loop: a ``Simulation`` with an external device, per device tick: read the device's
-  sensors, write a command, advance (the physics and the patient's neural controller, exactly
-  what an env step runs);
+  sensors, write a command, advance and check for a fall (the physics and the patient's neural
+  controller, exactly what an env step runs);
 - ``GaitEnv.step`` (through ``gymnasium.make``'s wrappers) with the same actions;
 - their ratio (the env harness's cost: target at most 10 % over the bare loop);
 - Gymnasium's Walker2d-v5 step rate in the same run, as a familiar reference, when its MuJoCo
@@ -28,7 +28,7 @@ from gaitsim.sim.simulation import Simulation
 def bare_rate(env: gym.Env, steps: int) -> float:
     """Steps per second of the bare loop (episode starts not timed, as in env_rate)."""
     inner = env.unwrapped
-    scenario, built = inner._base, inner._built
+    scenario, built = inner._setup.scenario, inner._setup.built
     actions = np.random.default_rng(0).uniform(-1, 1, (steps, inner.action_space.shape[0]))
     scale = inner.config.action_scale_nm
     done, elapsed = 0, 0.0
@@ -41,6 +41,7 @@ def bare_rate(env: gym.Env, steps: int) -> float:
             sim.device.act(sim.data, actions[done] * scale)
             with quiet_mujoco_warnings():
                 sim.advance(sim.device_every)
+                sim.check()
             elapsed += time.perf_counter() - t0
             done += 1
     return steps / elapsed

@@ -266,7 +266,14 @@ def render_cmd(
     type=click.IntRange(1, 1000),
     default=10,
     show_default=True,
-    help="Runs per condition (seeds 1..N, each a perturbed start).",
+    help="Runs per condition (seeds S..S+N-1, S the --first-seed; each a perturbed start).",
+)
+@click.option(
+    "--first-seed",
+    type=click.IntRange(0, 2**31),
+    default=1,
+    show_default=True,
+    help="First seed (held-out seeds of a trained policy's evaluation: gaitsim train's).",
 )
 @click.option(
     "--duration",
@@ -278,7 +285,12 @@ def render_cmd(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def compare_cmd(
-    scenario: str, controllers: str | None, seeds: int, duration_s: float, as_json: bool
+    scenario: str,
+    controllers: str | None,
+    seeds: int,
+    first_seed: int,
+    duration_s: float,
+    as_json: bool,
 ) -> None:
     """Run SCENARIO's patient without its device and under each device controller, from the
     same seeds, and print gait, symmetry, clearance, energy and interaction per condition."""
@@ -303,7 +315,11 @@ def compare_cmd(
     total = (len(names) + 1) * seeds
     with tqdm(total=total, file=sys.stderr, desc="comparing", unit="run") as bar:
         result = compare(
-            spec, names, range(1, seeds + 1), duration_s, lambda name, seed: bar.update(1)
+            spec,
+            names,
+            range(first_seed, first_seed + seeds),
+            duration_s,
+            lambda name, seed: bar.update(1),
         )
     if as_json:
         click.echo(json.dumps(result, allow_nan=False))
@@ -509,6 +525,15 @@ def model_cmd(scenario: str, xml_path: Path) -> None:
         err=True,
     )
 
+
+def _add_env_commands() -> None:
+    from gaitsim.env.commands import envs_cmd, export_cmd, train_cmd
+
+    for command in (envs_cmd, train_cmd, export_cmd):
+        main.add_command(command)
+
+
+_add_env_commands()
 
 if __name__ == "__main__":
     main()

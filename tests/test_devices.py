@@ -132,7 +132,7 @@ def test_device_sensors_quantise_delay_and_hold():
         latency_s=0.01,
     )
     layout = dict(device_layout(1))
-    sensors = DeviceSensors(settings, 1, 0.005, np.random.default_rng(0))
+    sensors = DeviceSensors(settings, 1, 0.005, [np.random.default_rng(0)])
     lsb = 2 * np.pi / 1024
 
     def true(k: int) -> dict:
@@ -162,8 +162,8 @@ def test_device_sensors_quantise_delay_and_hold():
 
 def test_sensor_noise_is_seeded():
     settings = spec.DeviceSensing()
-    a = DeviceSensors(settings, 2, 0.005, np.random.default_rng(3))
-    b = DeviceSensors(settings, 2, 0.005, np.random.default_rng(3))
+    a = DeviceSensors(settings, 2, 0.005, [np.random.default_rng(3)])
+    b = DeviceSensors(settings, 2, 0.005, [np.random.default_rng(3)])
     z2 = {k: np.ones(n) for k, n in device_layout(2)}
     assert np.array_equal(a.read(z2), b.read(z2))
 
@@ -301,7 +301,8 @@ def test_a_policy_is_an_mlp_of_its_weights_file(tmp_path):
     obs["foot_load_n"] = jnp.array([1.0, 0.0])
     _, torque = jax.jit(ctrl.step)(ctrl.params, ctrl.init(ctrl.params, None), obs)
     w = np.load(tmp_path / "mlp.npz")
-    x = np.array([0.3, -0.2, 0.0, 0.0, 1.0, 0.0])
+    # scaled as the environment scales them (gaitsim.control.features): loads over body weight
+    x = np.array([0.3, -0.2, 0.0, 0.0, 1.0 / (75.0 * 9.81), 0.0])
     expected = 5.0 * np.tanh(np.tanh(x @ w["w0"] + w["b0"]) @ w["w1"] + w["b1"])
     np.testing.assert_allclose(np.asarray(torque), expected, rtol=1e-5)
     # the same policy drives a simulation

@@ -1,13 +1,18 @@
 """Policy: a multilayer perceptron whose weights are the controller's params.
 
-The observation is the device measurements named in ``observations`` (in that order,
-:func:`gaitsim.sim.device.device_layout` names), normalised as ``(x - mean) / std``; hidden
-layers use ``activation``; the output layer is squashed by tanh and scaled by
-``action_scale_nm`` to one torque per module. The weights live in a NumPy ``.npz`` file (no
-pickle: loaded with ``allow_pickle=False``) with arrays ``w0, b0, w1, b1, ...`` (layer k maps
-``w_k.shape[0]`` inputs to ``w_k.shape[1]`` outputs), ``obs_mean`` and ``obs_std``. The RL
-issue's ``gaitsim export`` writes such a file from a trained policy; the same function then
-runs here, under RL and on the robot.
+The input is the device measurements named in ``observations`` (in that order,
+:func:`gaitsim.sim.device.device_layout` names) scaled to order one as the Gymnasium
+environment scales them (:mod:`gaitsim.control.features`), the last ``history`` ticks
+stacked newest first (the first tick fills the history), then normalised as
+``(x - obs_mean) / obs_std``. Hidden layers use ``activation``. The output layer gives one
+value per module, squashed to [-1, 1] by ``output`` (``tanh``, or ``clip`` as for the mean
+action of a Gaussian policy such as PPO's) and scaled by ``action_scale_nm``.
+
+The weights live in a NumPy ``.npz`` file (no pickle: loaded with ``allow_pickle=False``)
+with arrays ``w0, b0, w1, b1, ...`` (layer k maps ``w_k.shape[0]`` inputs to
+``w_k.shape[1]`` outputs), ``obs_mean`` and ``obs_std``. ``gaitsim export`` writes such a
+file and its configuration from a trained stable-baselines3 policy; the same function then
+runs here, in the environment's evaluation and on the robot.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from pydantic import Field
 
 from gaitsim.catalogue import resolve
 from gaitsim.control.config import ControllerConfig, ControllerConfigError, DeviceContext
+from gaitsim.control.features import feature_scale
 from gaitsim.control.interface import Controller
 
 ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu, "elu": jax.nn.elu}
+OUTPUTS = {"tanh": jnp.tanh, "clip": lambda x: jnp.clip(x, -1.0, 1.0)}
 
 
 class Config(ControllerConfig):
@@ -32,7 +39,9 @@ class Config(ControllerConfig):
 
     weights: str
     observations: Annotated[tuple[str, ...], Field(strict=False, min_length=1)]
+    history: Annotated[int, Field(ge=1, le=50)] = 1
     activation: Literal["tanh", "relu", "elu"] = "tanh"
+    output: Literal["tanh", "clip"] = "tanh"
     action_scale_nm: Annotated[float, Field(gt=0.0, le=500.0)] = 10.0
 
 
@@ -70,18 +79,29 @@ def _layers(weights: dict[str, np.ndarray], path: Path) -> list[tuple[np.ndarray
     return layers
 
 
-def init(params: dict, spec: Any) -> jnp.ndarray:
-    return jnp.zeros((), jnp.float32)  # a tick count: the MLP itself has no state
+def init(params: dict, spec: Any) -> dict:
+    n = params["feature_scale"].shape[0]
+    history = params["obs_mean"].shape[0] // n
+    return {"history": jnp.zeros((history, n), jnp.float32), "ticks": jnp.zeros((), jnp.int32)}
 
 
-def step(params: dict, state: jnp.ndarray, obs: dict) -> tuple[jnp.ndarray, jnp.ndarray]:
+def step(params: dict, state: dict, obs: dict) -> tuple[dict, jnp.ndarray]:
     x = jnp.concatenate([jnp.ravel(obs[name]) for name in params["names"]])
-    h = (x - params["obs_mean"]) / params["obs_std"]
+    x = x * params["feature_scale"]
+    past = state["history"]
+    # newest first; the first tick fills the history, as the environment does
+    history = jnp.where(
+        state["ticks"] == 0,
+        jnp.broadcast_to(x, past.shape),
+        jnp.concatenate([x[None], past[:-1]]),
+    )
+    h = (jnp.ravel(history) - params["obs_mean"]) / params["obs_std"]
     layers = params["layers"]
     for w, b in layers[:-1]:
         h = params["activation"](h @ w + b)
     w, b = layers[-1]
-    return state + 1, params["scale"] * jnp.tanh(h @ w + b)
+    out = params["squash"](h @ w + b)
+    return {"history": history, "ticks": state["ticks"] + 1}, params["scale"] * out
 
 
 def make(config: Config, context: DeviceContext) -> Controller:
@@ -94,11 +114,13 @@ def make(config: Config, context: DeviceContext) -> Controller:
     unknown = [n for n in config.observations if n not in sizes]
     if unknown:
         raise PolicyError(f"{path}: unknown observations {unknown}; allowed: {', '.join(sizes)}")
-    n_in = sum(sizes[n] for n in config.observations)
+    per_tick = sum(sizes[n] for n in config.observations)
+    n_in = per_tick * config.history
     if layers[0][0].shape[0] != n_in:
         raise PolicyError(
             f"{path}: the first layer takes {layers[0][0].shape[0]} inputs; the observations "
-            f"{list(config.observations)} of this device give {n_in}"
+            f"{list(config.observations)} of this device over a history of {config.history} "
+            f"give {n_in}"
         )
     if layers[-1][0].shape[1] != context.device.size:
         raise PolicyError(
@@ -114,25 +136,32 @@ def make(config: Config, context: DeviceContext) -> Controller:
         "obs_mean": jnp.asarray(mean),
         "obs_std": jnp.asarray(std),
         "scale": jnp.float32(config.action_scale_nm),
+        "feature_scale": jnp.asarray(
+            feature_scale(
+                config.observations,
+                device_layout(context.device.size, context.emg_channels),
+                context.device.peak_torque_nm,
+                context.mass_kg,
+            )
+        ),
     }
-    return Controller(
-        "policy", init, _bound_step(config.observations, config.activation), params, context.rate_hz
-    )
+    step_fn = _bound_step(config.observations, config.activation, config.output)
+    return Controller("policy", init, step_fn, params, context.rate_hz)
 
 
 _STEPS: dict[tuple, Any] = {}
 
 
-def _bound_step(names: tuple[str, ...], activation: str) -> Any:
-    """``step`` with the observation names and activation bound: they are structure, not
-    numbers, so the params pytree holds only the weights (what training changes). One function
-    per structure, so compiled loops are reused across runs."""
-    key = (tuple(names), activation)
+def _bound_step(names: tuple[str, ...], activation: str, output: str) -> Any:
+    """``step`` with the observation names, activation and output squash bound: they are
+    structure, not numbers, so the params pytree holds only numbers. One function per
+    structure, so compiled loops are reused across runs."""
+    key = (tuple(names), activation, output)
     if key not in _STEPS:
-        fn = ACTIVATIONS[activation]
+        fn, squash = ACTIVATIONS[activation], OUTPUTS[output]
 
-        def bound_step(params: dict, state: jnp.ndarray, obs: dict):
-            return step({**params, "names": key[0], "activation": fn}, state, obs)
+        def bound_step(params: dict, state: dict, obs: dict):
+            return step({**params, "names": key[0], "activation": fn, "squash": squash}, state, obs)
 
         _STEPS[key] = bound_step
     return _STEPS[key]

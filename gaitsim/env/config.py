@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gaitsim.catalogue import NotInCatalogue, catalogue_dir, resolve
+from gaitsim.sim.compare import ANGLE_NOISE_RAD, SPEED_NOISE_M_S
 
 Signal = Literal[
     "joint_angle_rad",
@@ -55,11 +56,15 @@ class Reward(_Strict):
 
 
 class Randomization(_Strict):
-    """Per episode, uniform draws (empty: the scenario's value)."""
+    """Per episode: uniform draws of the body's size (empty: the scenario's value), and the
+    seeded perturbation of the initial gait state (std of angles, rad; of speed, m/s; by
+    default ``gaitsim compare``'s, so an episode of a given run seed on the scenario's own
+    body is that seed's run in ``gaitsim compare``)."""
 
     height_m: Range | None = None
     mass_kg: Range | None = None
-    side: tuple[Literal["left", "right"], ...] = ()
+    initial_angle_noise_rad: Annotated[float, Field(ge=0.0, le=0.2)] = ANGLE_NOISE_RAD
+    initial_speed_noise_m_s: Annotated[float, Field(ge=0.0, le=0.5)] = SPEED_NOISE_M_S
 
     @field_validator("height_m", "mass_kg")
     @classmethod

@@ -370,6 +370,11 @@ def saturate(
 def interaction_torque(data: mujoco.MjData, device: BuiltDevice) -> np.ndarray:
     """Torque the device applies to each anatomical joint through its cuff (N m, + the
     joint's positive direction)."""
-    dq = data.qpos[device.device_qpos] - data.qpos[device.joint_qpos]
-    dv = data.qvel[device.device_dof] - data.qvel[device.joint_dof]
+    return interaction_torque_of(data.qpos, data.qvel, device)
+
+
+def interaction_torque_of(qpos: np.ndarray, qvel: np.ndarray, device: BuiltDevice) -> np.ndarray:
+    """:func:`interaction_torque` from a state, (nq,)/(nv,) or a batch's (N, nq)/(N, nv)."""
+    dq = qpos[..., device.device_qpos] - qpos[..., device.joint_qpos]
+    dv = qvel[..., device.device_dof] - qvel[..., device.joint_dof]
     return device.cuff_stiffness_nm_rad * dq + device.cuff_damping_nms_rad * dv

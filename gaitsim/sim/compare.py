@@ -84,7 +84,8 @@ def conditions(scenario: Scenario, controllers: Sequence[str]) -> list[Condition
     return out
 
 
-def _row(summary: GaitSummary, fell: bool) -> dict[str, Any]:
+def metrics_row(summary: GaitSummary, fell: bool) -> dict[str, Any]:
+    """The compared metrics (:data:`METRICS`) of one run's summary."""
     d = summary.to_dict()
     device = d["device"] or {}
     met = d["metabolic"] or {}
@@ -150,7 +151,7 @@ def compare(
         for seed in seeds:
             trace = simulate(condition.scenario, seed=seed)
             fell = trace.meta["termination"]["reason"] != "completed"
-            rows.append({"seed": seed, **_row(summarize(trace), fell)})
+            rows.append({"seed": seed, **metrics_row(summarize(trace), fell)})
             if progress is not None:
                 progress(condition.name, seed)
         out["conditions"][condition.name] = {"mean": _aggregate(rows), "runs": rows}

@@ -27,7 +27,6 @@ a hardware interface's ``read()`` returns.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,92 +103,161 @@ def true_measurements(
 ) -> dict[str, np.ndarray]:
     """What ideal sensors would read now (no noise, no quantisation); with ``n_muscles``, the
     muscles' excitation for the EMG."""
+    return true_measurements_of(
+        data.qpos,
+        data.qvel,
+        data.actuator_force,
+        data.sensordata,
+        data.xmat,
+        data.ctrl,
+        ix,
+        n_muscles,
+    )
+
+
+def true_measurements_of(
+    qpos: np.ndarray,
+    qvel: np.ndarray,
+    actuator_force: np.ndarray,
+    sensordata: np.ndarray,
+    xmat: np.ndarray,
+    ctrl: np.ndarray,
+    ix: DeviceIndex,
+    n_muscles: int = 0,
+) -> dict[str, np.ndarray]:
+    """:func:`true_measurements` from MjData's fields, for one simulation or, with a leading
+    member axis on every field (a ``mujoco.batch`` binding), for a batch."""
     dev = ix.device
-    rot = data.xmat[ix.segment_body]
-    angle = -np.arctan2(rot[:, 2], rot[:, 0])  # as the Trace's segment angles
-    rates = ix.segment_rate @ data.qvel
+    rot = xmat[..., ix.segment_body, :]
+    angle = -np.arctan2(rot[..., 2], rot[..., 0])  # as the Trace's segment angles
+    rates = qvel @ ix.segment_rate.T
     return {
-        "joint_angle_rad": data.qpos[dev.device_qpos].copy(),
-        "joint_velocity_rad_s": data.qvel[dev.device_dof].copy(),
-        "motor_torque_nm": data.actuator_force[dev.motor].copy(),
-        "foot_load_n": data.sensordata[ix.load].copy(),
-        "thigh_angle_rad": angle[:2],
-        "thigh_rate_rad_s": rates[:2],
-        "shank_angle_rad": angle[2:],
-        "shank_rate_rad_s": rates[2:],
-        "muscle_excitation": data.ctrl[:n_muscles].copy(),
+        "joint_angle_rad": qpos[..., dev.device_qpos],
+        "joint_velocity_rad_s": qvel[..., dev.device_dof],
+        "motor_torque_nm": actuator_force[..., dev.motor],
+        "foot_load_n": sensordata[..., ix.load],
+        "thigh_angle_rad": angle[..., :2],
+        "thigh_rate_rad_s": rates[..., :2],
+        "shank_angle_rad": angle[..., 2:],
+        "shank_rate_rad_s": rates[..., 2:],
+        "muscle_excitation": ctrl[..., :n_muscles],
     }
 
 
 class DeviceSensors:
     """Resolution, noise, rate and latency of the device's sensors (settings: the scenario's
-    ``device.sensing``), turning true values into measurements once per device tick."""
+    ``device.sensing``), turning true values into measurements once per device tick.
+
+    It senses ``len(rngs)`` members at once (a batch; one is a single simulation), each with
+    its own random stream and its own sensor state, so a member measures what it would alone;
+    :meth:`restart` starts one member afresh (a new episode). Each tick draws, per member, one
+    vector of standard normals: the insole's (on its ticks), the EMG's fluctuation, motor
+    torque, IMU angles and rates, electrode noise.
+    """
 
     def __init__(
         self,
         settings: DeviceSensing,
         n_modules: int,
         tick_s: float,
-        rng: np.random.Generator,
+        rngs: list[np.random.Generator],
         n_muscles: int = 0,
     ) -> None:
-        self._s, self._rng, self._tick = settings, rng, tick_s
+        self._s, self._rngs, self._tick = settings, list(rngs), tick_s
         self.n_emg = n_muscles if settings.emg else 0
         self._layout = device_layout(n_modules, self.n_emg)
+        self._n = n_modules
         lo, hi = settings.emg_band_hz
         self._emg_spread = math.sqrt(math.pi / 2 - 1) * math.sqrt(
             2 * settings.emg_envelope_hz / max(hi - lo, 1e-9)
         )
         # first-order low-pass of the envelope at the tick rate
         self._emg_alpha = tick_s / (tick_s + 1 / (2 * math.pi * settings.emg_envelope_hz))
-        self._emg: np.ndarray | None = None
         self._resolution = 2.0 * math.pi / 2**settings.encoder_bits
         # slower sensors hold their last sample between their own ticks
         self._insole_every = max(1, round(1.0 / (settings.insole_rate_hz * tick_s)))
-        latency = max(0, math.floor(settings.latency_s / tick_s + 0.5))
-        self._queue: deque[np.ndarray] = deque(maxlen=latency + 1)
-        self._last_angle: np.ndarray | None = None
-        self._load: np.ndarray | None = None
-        self._k = 0
+        self._latency = max(0, math.floor(settings.latency_s / tick_s + 0.5))
+        members, size = len(self._rngs), sum(n for _, n in self._layout)
+        self._queue = np.zeros((self._latency + 1, members, size))  # oldest first
+        self._last_angle = np.zeros((members, n_modules))
+        self._load = np.zeros((members, 2))
+        self._emg = np.zeros((members, self.n_emg))
+        self._k = np.zeros(members, np.int64)
+        self._fresh = np.ones(members, bool)
+        # per member and tick: insole (2), EMG fluctuation, torque, 4 x 2 IMU, electrode noise
+        self._draws = 2 + self.n_emg + n_modules + 8 + self.n_emg
 
-    def read(self, true: dict[str, np.ndarray]) -> np.ndarray:
-        """This tick's packed measurement (float32), from this tick's true values."""
-        s, rng = self._s, self._rng
-        angle = np.round(true["joint_angle_rad"] / self._resolution) * self._resolution
-        if self._last_angle is None:  # the first tick has no previous sample to difference
-            velocity = np.round(true["joint_velocity_rad_s"] / self._resolution) * self._resolution
+    def restart(self, member: int, rng: np.random.Generator) -> None:
+        """Member ``member`` starts afresh (no previous sample, empty latency line) on ``rng``."""
+        self._rngs[member] = rng
+        self._k[member] = 0
+        self._fresh[member] = True
+
+    def read(self, true: dict[str, np.ndarray], members: np.ndarray | None = None) -> np.ndarray:
+        """This tick's packed measurement (float32) per member, ``(members, size)``, from this
+        tick's true values (each with a leading member axis); ``members`` (indices) reads only
+        those, whose true values ``true`` holds. For true values without the member axis (one
+        simulation), the one member's measurement, ``(size,)``."""
+        if true["joint_angle_rad"].ndim == 1:
+            return self.read({k: v[None] for k, v in true.items()})[0]
+        ids = np.arange(len(self._rngs)) if members is None else np.asarray(members)
+        s, n, e = self._s, self._n, self.n_emg
+        fresh = self._fresh[ids]
+        k = self._k[ids]
+        insole = (k % self._insole_every == 0) | fresh
+        z = np.zeros((len(ids), self._draws))
+        for j, member in enumerate(ids):
+            rng = self._rngs[member]
+            if insole[j]:
+                z[j] = rng.standard_normal(self._draws)
+            else:
+                z[j, 2:] = rng.standard_normal(self._draws - 2)
+        res = self._resolution
+        angle = np.round(true["joint_angle_rad"] / res) * res
+        # the first tick has no previous sample to difference
+        velocity = np.where(
+            fresh[:, None],
+            np.round(true["joint_velocity_rad_s"] / res) * res,
+            (angle - self._last_angle[ids]) / self._tick,
+        )
+        self._last_angle[ids] = angle
+        load = np.maximum(true["foot_load_n"] + s.insole_noise_n * z[:, :2], 0.0)
+        load = np.where(insole[:, None], load, self._load[ids])
+        self._load[ids] = load
+        self._k[ids] = k + 1
+        imu = z[:, 2 + e + n : 2 + e + n + 8]
+        parts = [
+            angle,
+            velocity,
+            true["motor_torque_nm"] + s.torque_noise_nm * z[:, 2 + e : 2 + e + n],
+            load,
+            true["thigh_angle_rad"] + s.imu_angle_noise_rad * imu[:, 0:2],
+            true["thigh_rate_rad_s"] + s.imu_rate_noise_rad_s * imu[:, 2:4],
+            true["shank_angle_rad"] + s.imu_angle_noise_rad * imu[:, 4:6],
+            true["shank_rate_rad_s"] + s.imu_rate_noise_rad_s * imu[:, 6:8],
+        ]
+        if e:
+            u = true["muscle_excitation"][:, :e]
+            rectified = u * (1.0 + self._emg_spread * z[:, 2 : 2 + e])
+            prev = np.where(fresh[:, None], rectified, self._emg[ids])
+            emg = prev + self._emg_alpha * (rectified - prev)
+            self._emg[ids] = emg
+            parts.append(np.maximum(emg + s.emg_noise * np.abs(z[:, -e:]), 0.0))
+        now = np.concatenate(parts, axis=1)
+        if members is None:
+            queue = self._queue
+            queue[:-1] = queue[1:]
+            queue[-1] = now
         else:
-            velocity = (angle - self._last_angle) / self._tick
-        self._last_angle = angle
-        if self._k % self._insole_every == 0 or self._load is None:
-            self._load = np.maximum(
-                true["foot_load_n"] + s.insole_noise_n * rng.standard_normal(2), 0.0
-            )
-        self._k += 1
-
-        def noisy(name: str, std: float) -> np.ndarray:
-            return true[name] + std * rng.standard_normal(true[name].shape)
-
-        if self.n_emg:
-            u = true["muscle_excitation"][: self.n_emg]
-            rectified = u * (1.0 + self._emg_spread * rng.standard_normal(u.shape))
-            prev = rectified if self._emg is None else self._emg
-            self._emg = prev + self._emg_alpha * (rectified - prev)
-        values = {
-            "joint_angle_rad": angle,
-            "joint_velocity_rad_s": velocity,
-            "motor_torque_nm": noisy("motor_torque_nm", s.torque_noise_nm),
-            "foot_load_n": self._load,
-            "thigh_angle_rad": noisy("thigh_angle_rad", s.imu_angle_noise_rad),
-            "thigh_rate_rad_s": noisy("thigh_rate_rad_s", s.imu_rate_noise_rad_s),
-            "shank_angle_rad": noisy("shank_angle_rad", s.imu_angle_noise_rad),
-            "shank_rate_rad_s": noisy("shank_rate_rad_s", s.imu_rate_noise_rad_s),
-        }
-        if self._emg is not None:
-            noise = s.emg_noise * np.abs(rng.standard_normal(self.n_emg))
-            values["emg"] = np.maximum(self._emg + noise, 0.0)
-        self._queue.append(np.concatenate([values[name] for name, _ in self._layout]))
-        return self._queue[0].astype(np.float32)
+            queue = self._queue[:, ids]
+            queue[:-1] = queue[1:]
+            queue[-1] = now
+        if fresh.any():  # a member's first reading fills its latency line
+            queue[:, fresh] = now[fresh]
+        if members is not None:
+            self._queue[:, ids] = queue
+        self._fresh[ids] = False
+        return queue[0].astype(np.float32)
 
 
 def apply_command(data: mujoco.MjData, device: BuiltDevice, command: np.ndarray) -> np.ndarray:
@@ -243,8 +311,9 @@ class DeviceRunner:
         self.device = device
         tick_s = 1.0 / self.rate_hz
         # its own random stream: adding a device leaves the patient's draws unchanged
-        rng = np.random.default_rng((seed, 1))
-        self.sensors = DeviceSensors(spec.sensing, device.size, tick_s, rng, n_muscles)
+        #: the sensors' random stream
+        self.rng = rng = np.random.default_rng((seed, 1))
+        self.sensors = DeviceSensors(spec.sensing, device.size, tick_s, [rng], n_muscles)
         self.index = device_index(built.model, index, device)
         self._n_emg = n_emg
         self.state = None if self.loop is None else self.loop.state0

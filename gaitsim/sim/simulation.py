@@ -77,13 +77,19 @@ class Termination:
             raise ValueError(f"reason = {self.reason!r}: allowed: {', '.join(REASONS)}")
 
 
+def warning_reason(counts: np.ndarray) -> tuple[str, str]:
+    """(reason, MuJoCo's warning name) of a run whose warning counters (one per mjtWarning)
+    rose: the first warning raised decides."""
+    w = mujoco.mjtWarning(int(np.flatnonzero(counts)[0]))
+    return ("numerical_instability" if w in _INSTABILITY_WARNINGS else "mujoco_warning"), w.name
+
+
 def _termination(data: mujoco.MjData, limits: FallLimits) -> Termination | None:
     """The reason the run must end now, or None."""
     counts = data.warning.number
     if counts.any():
-        w = mujoco.mjtWarning(int(np.flatnonzero(counts)[0]))
-        reason = "numerical_instability" if w in _INSTABILITY_WARNINGS else "mujoco_warning"
-        return Termination(reason, data.time, w.name)
+        reason, name = warning_reason(counts)
+        return Termination(reason, data.time, name)
     if not np.isfinite(data.qpos.sum() + data.qvel.sum()):
         return Termination("numerical_instability", data.time, "non-finite state")
     if limits.fallen(data.qpos):
@@ -275,6 +281,19 @@ class Simulation:
     def done(self) -> bool:
         """The run has ended (fall, blow-up, controller error) or reached its duration."""
         return self.end is not None or self.step_index >= self.n_steps
+
+    @property
+    def patient(self) -> tuple[np.ndarray, Any, int]:
+        """The patient controller's flat params, its current flat state and its tick in
+        physics steps: what a batch needs to take the run over (``gaitsim.env.vector``)."""
+        return self._loop.params, self._state, self._control_every
+
+    def check(self) -> Termination | None:
+        """End the run now if its current state has fallen or blown up (the check the loop
+        makes at every tick; after an ``advance`` the last steps are not checked yet)."""
+        if self.end is None:
+            self.end = self._check_state()
+        return self.end
 
     def advance(
         self, n_steps: int, progress: Callable[[float], Any] | None = None

@@ -1,0 +1,325 @@
+"""The vector form: N episodes of one environment id stepped together on MuJoCo's thread pool.
+
+``GaitVectorEnv`` is a ``gymnasium.vector.VectorEnv``. Per step, for all members at once: the
+actions drive the motors (within their torque-speed envelope), the patients' neural
+controllers run in one ``jax.vmap`` call, ``mujoco.batch`` advances every member on
+``nthread`` threads, and the device sensors, rewards and stride detection run on arrays with
+a member axis (the functions the single environment uses, :mod:`gaitsim.env.core`). A member's
+episode starts exactly as the single environment's does (:func:`gaitsim.env.core.start_episode`:
+same draws from the same seed), and its simulation is then handed to the batch; a randomised
+body gives the member its own model (``Batch.set_models``; same structure, other sizes).
+
+Autoreset follows Gymnasium 1.x: ``NEXT_STEP`` (the default) resets a finished member on the
+next ``step``, ignoring its action there and returning its first observation with reward 0;
+``SAME_STEP`` resets it within the step and puts the last observation and info of the
+finished episode in ``infos["final_obs"]`` and ``infos["final_info"]`` (what
+stable-baselines3 needs, :mod:`gaitsim.env.sb3`). ``infos`` holds per-member arrays with
+Gymnasium's ``"_key"`` masks: ``termination_reason`` (as the single environment's) and
+``strides``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import mujoco.batch
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from gaitsim import constants as C
+from gaitsim.control.loop import compile_for_batch
+from gaitsim.env.config import EnvConfig, load_env_config
+from gaitsim.env.core import History, StrideDetector, env_setup, start_episode, step_reward
+from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
+from gaitsim.model.devices import interaction_torque_of, saturate
+from gaitsim.neural import patient_controller
+from gaitsim.sim.device import DeviceSensors, device_index, true_measurements_of
+from gaitsim.sim.initial import FallLimits, quiet_mujoco_warnings
+from gaitsim.sim.sensing import body_index, measure
+from gaitsim.sim.simulation import warning_reason
+
+#: MjData fields a member's simulation hands to the batch when its episode starts.
+_STATE = ("qpos", "qvel", "act", "ctrl", "qacc_warmstart", "time")
+
+
+class GaitVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` members of one environment id on a ``mujoco.batch.Batch``."""
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        config: str | EnvConfig,
+        num_envs: int,
+        nthread: int = 2,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs = {num_envs}: at least 1")
+        self.config = config if isinstance(config, EnvConfig) else load_env_config(config)
+        mode = AutoresetMode(autoreset_mode)
+        if mode == AutoresetMode.DISABLED:
+            raise ValueError("autoreset_mode = DISABLED: allowed: NEXT_STEP, SAME_STEP")
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self._setup = setup = env_setup(self.config)
+        self.num_envs = n = num_envs
+        self.single_observation_space = setup.observation_space
+        self.single_action_space = setup.action_space
+        self.observation_space = batch_space(setup.observation_space, n)
+        self.action_space = batch_space(setup.action_space, n)
+        self.render_mode = None
+
+        built, scenario = setup.built, setup.scenario
+        patient_sensing = scenario.controller
+        if patient_sensing.sensor_delay_s or patient_sensing.sensor_noise_std:
+            raise ValueError(
+                f"{self.config.id}: controller.sensor_delay_s and sensor_noise_std must be 0 in "
+                "the vector form (the reflex controller models its own delays); use GaitEnv"
+            )
+        device = built.device
+        assert device is not None
+        self._device = device
+        model = built.model
+        self._index = index = body_index(model)
+        self._n_muscles = n_muscles = len(built.muscle_names)
+        self._n_emg = n_muscles if scenario.device.sensing.emg else 0
+        self._device_ix = device_index(model, index, device)
+        self._batch = batch = mujoco.batch.Batch(model, nsim=n, nthread=nthread)
+        self._models: list[mujoco.MjModel] = [model] * n
+        self._bind = {f: batch.bind(f) for f in (*_STATE, "sensordata", "xmat", "actuator_force")}
+        self._geom_xpos = batch.bind("geom_xpos")
+        controller, _ = patient_controller(scenario, n_muscles)
+        self._params, states, self._patient_step = compile_for_batch([controller] * n, scenario)
+        self._states = np.array(states)
+        self._sensors: DeviceSensors | None = None  # made with the first episode's tick
+        k, per_tick = self.config.observation.history, setup.observation_space.shape[0]
+        self._history = History(n, k, per_tick // k)
+        self._strides = StrideDetector(n)
+        self._rngs = [np.random.default_rng() for _ in range(n)]
+        self._obs = np.zeros((n, per_tick), np.float32)
+        self._obs_index = np.zeros(per_tick // k, np.int64)
+        self._obs_scale = np.ones((n, per_tick // k), np.float32)
+        self._heat_w_kg = np.zeros((n, n_muscles))
+        self._bw = np.ones(n)
+        self._rest_z = np.zeros(n)
+        self._min_z = np.zeros(n)
+        self._physics_steps = np.zeros(n, np.int64)
+        self._last_action = np.zeros((n, device.size), np.float32)
+        self._run_seed = np.zeros(n, np.int64)
+        self._pending = np.zeros(n, bool)  # NEXT_STEP: reset at the next step
+        self._load_index = np.array([index.foot_sensor[s] + FOOT_VERTICAL_FORCE for s in C.SIDES])
+        self._heels = np.array([index.heel_geom[s] for s in C.SIDES])
+        self._pelvis_dof, self._belt_dof = index.dof["pelvis_x"], index.belt_dof
+        self._limits_of = (index.qpos["pelvis_z"], index.qpos["pelvis_pitch"])
+        self._started = False
+
+    # --- Gymnasium API ----------------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start every member's episode; ``seed`` (int: member i gets seed + i, or one per
+        member) seeds the members as ``GaitEnv.reset(seed=...)`` seeds one environment."""
+        n = self.num_envs
+        seeds = [seed + i for i in range(n)] if isinstance(seed, int) else seed or [None] * n
+        if len(seeds) != n:
+            raise ValueError(f"seed: {len(seeds)} seeds for {n} environments")
+        for i, s in enumerate(seeds):
+            if s is not None:
+                self._rngs[i] = gym.utils.seeding.np_random(int(s))[0]
+        members = np.arange(n)
+        self._start(members, options)
+        self._pending[:] = False
+        return self._obs.copy(), {"seed": self._run_seed.copy(), "_seed": np.ones(n, bool)}
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        n, b = self.num_envs, self._bind
+        w = self.config.reward
+        rewards = np.zeros(n)
+        terminated, truncated = np.zeros(n, bool), np.zeros(n, bool)
+        infos: dict[str, Any] = {}
+        pending = np.flatnonzero(self._pending)
+        if len(pending):  # NEXT_STEP: last step's finished members start again, action unused
+            self._start(pending, None)
+            self._pending[:] = False
+        active = np.ones(n, bool)
+        active[pending] = False
+        ids = np.flatnonzero(active)
+
+        a = np.minimum(np.maximum(np.asarray(actions, np.float32), -1.0), 1.0)
+        dev = self._device
+        b["ctrl"][:, dev.motor] = saturate(
+            a * self.config.action_scale_nm,
+            b["qvel"][:, dev.device_dof],
+            dev.peak_torque_nm,
+            dev.max_speed_rad_s,
+        )
+        with quiet_mujoco_warnings():
+            for _ in range(self._device_every // self._control_every):
+                states, command = self._patient_step(
+                    self._params, self._states, measure(b["sensordata"], self._index)
+                )
+                states = np.array(states)
+                states[pending] = self._states[pending]  # their episode has not begun yet
+                self._states = states
+                b["ctrl"][:, : self._n_muscles] = np.asarray(command)
+                self._batch.step(ids=ids, nstep=self._control_every)
+        self._physics_steps[ids] += self._device_every
+
+        qpos, qvel = b["qpos"], b["qvel"]
+        fell, reasons = self._ended(ids)
+        speed = qvel[:, self._pelvis_dof] - (qvel[:, self._belt_dof] if self._belt_dof else 0.0)
+        heat = np.sum(b["act"] ** 0.6 * self._heat_w_kg, axis=1) if w.effort else 0.0
+        if w.interaction:
+            cuff = interaction_torque_of(qpos, qvel, dev)
+            interaction = np.sum(cuff * cuff, axis=1)
+        else:
+            interaction = 0.0
+        change = a - self._last_action
+        self._last_action[ids] = a[ids]  # a member that starts again starts from rest
+        reward = step_reward(
+            w, self._dt, speed, heat, interaction, np.sum(change * change, axis=1), fell
+        )
+        rewards[ids] = reward[ids]
+        terminated[ids] = fell[ids]
+        truncated[ids] = ~fell[ids] & (self._physics_steps[ids] >= self._n_steps)
+        done = terminated | truncated
+
+        load = b["sensordata"][:, self._load_index] / self._bw[:, None]
+        strides = self._strides.update(b["time"], load, lambda: self._geom_xpos[:, self._heels, 0])
+        for i in pending:  # their episode begins with the next step, as a single env's does
+            self._strides.restart(int(i))
+        walking = np.flatnonzero(active & ~terminated)
+        self._observe(walking, fresh=False)
+
+        reason = np.full(n, "", object)
+        reason[terminated] = reasons[terminated]
+        reason[truncated] = "time_limit"
+        infos["termination_reason"], infos["_termination_reason"] = reason, done.copy()
+        stride_info = np.empty(n, object)
+        stride_info[:] = [[] for _ in range(n)] if strides is None else strides
+        quiet = np.flatnonzero(~active | terminated)  # no strides on a fall, as a single env
+        stride_info[quiet] = [[] for _ in quiet]
+        infos["strides"], infos["_strides"] = stride_info, active.copy()
+        finished = np.flatnonzero(done)
+        if len(finished) and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
+            final_obs = np.empty(n, object)
+            final_info = np.empty(n, object)
+            for i in finished:
+                final_obs[i] = self._obs[i].copy()
+                final_info[i] = {"termination_reason": reason[i], "strides": stride_info[i]}
+            self._start(finished, None)
+            infos["final_obs"], infos["_final_obs"] = final_obs, done.copy()
+            infos["final_info"], infos["_final_info"] = final_info, done.copy()
+        else:
+            self._pending[finished] = True
+        return self._obs.copy(), rewards, terminated, truncated, infos
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self._batch = None  # type: ignore[assignment]
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _start(self, members: np.ndarray, options: dict | None) -> None:
+        """Start the members' episodes (as the single environment starts one) and hand their
+        simulations to the batch."""
+        b, models_changed = self._bind, False
+        self._batch.reset(ids=members, stage=mujoco.mjtStage.mjSTAGE_NONE)
+        for i in members:
+            episode = start_episode(self._setup, self._rngs[i], options)
+            sim = episode.sim
+            if sim.end is not None:  # a failed start (a controller error) is not for a batch
+                raise RuntimeError(f"member {i}: the episode could not start: {sim.end.detail}")
+            for field in _STATE:
+                b[field][i] = getattr(sim.data, field)
+            params, state, self._control_every = sim.patient
+            self._params[i], self._states[i] = params, state
+            self._device_every, self._n_steps = sim.device_every, sim.n_steps
+            self._dt = sim.device_every * sim.dt
+            if self._models[i] is not episode.built.model:
+                self._models[i] = episode.built.model
+                models_changed = True
+            device = sim.device
+            assert device is not None
+            if self._sensors is None:
+                self._sensors = DeviceSensors(
+                    episode.scenario.device.sensing,
+                    self._device.size,
+                    1.0 / device.rate_hz,
+                    [device.rng] * self.num_envs,
+                    self._n_muscles,
+                )
+            self._sensors.restart(i, device.rng)
+            self._strides.restart(i)
+            self._obs_index = episode.obs_index
+            self._obs_scale[i] = episode.obs_scale
+            self._heat_w_kg[i] = episode.heat_w_kg
+            self._bw[i] = episode.body_weight_n
+            limits = FallLimits.of(
+                episode.built,
+                sim.index,
+                episode.scenario.run.fall_pelvis_height_fraction,
+                episode.scenario.run.fall_trunk_pitch_rad,
+            )
+            self._rest_z[i], self._min_z[i] = limits.pelvis_rest_z_m, limits.min_pelvis_z_m
+            self._max_pitch = limits.max_pitch_rad
+            self._physics_steps[i] = 0
+            self._last_action[i] = 0.0
+            self._run_seed[i] = episode.run_seed
+        if models_changed:
+            self._batch.set_models(self._models)
+        self._batch.forward(ids=members)  # derived fields (sensors) of the new states
+        self._started = True
+        self._observe(members, fresh=True)
+
+    def _observe(self, members: np.ndarray, fresh: bool) -> None:
+        """The members' device measurements into their observations (``self._obs``)."""
+        if not len(members):
+            return
+        b = self._bind
+        true = true_measurements_of(
+            b["qpos"][members],
+            b["qvel"][members],
+            b["actuator_force"][members],
+            b["sensordata"][members],
+            b["xmat"][members],
+            b["ctrl"][members],
+            self._device_ix,
+            self._n_emg,
+        )
+        assert self._sensors is not None
+        measured = self._sensors.read(true, members)
+        now = measured[:, self._obs_index] * self._obs_scale[members]
+        flags = np.full(len(members), fresh)
+        self._obs[members] = self._history.push(now, flags, members)
+
+    def _ended(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ended, reason) per member: a fall, or a blow-up or MuJoCo warning (MuJoCo resets
+        a blown-up member itself: its warning counters are the record)."""
+        b, n = self._bind, self.num_envs
+        qpos, qvel = b["qpos"], b["qvel"]
+        z_q, pitch_q = self._limits_of
+        fallen = (self._rest_z + qpos[:, z_q] < self._min_z) | (
+            np.abs(qpos[:, pitch_q]) > self._max_pitch
+        )
+        counts = self._batch.warning[:, :, 1]
+        warned = (counts > 0).any(axis=1)
+        finite = np.isfinite(qpos.sum(axis=1) + qvel.sum(axis=1))
+        ended = np.zeros(n, bool)
+        ended[ids] = (fallen | warned | ~finite)[ids]
+        reasons = np.full(n, "", object)
+        for i in np.flatnonzero(ended):
+            if warned[i]:
+                reasons[i] = warning_reason(counts[i])[0]
+            elif not finite[i]:
+                reasons[i] = "numerical_instability"
+            else:
+                reasons[i] = "fall"
+        return ended, reasons

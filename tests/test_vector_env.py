@@ -1,0 +1,117 @@
+"""The vector form: member-for-member the single environment, Gymnasium 1.x autoreset,
+stable-baselines3 on top of it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gaitsim.env import load_env_config
+from gaitsim.env.single import GaitEnv
+from gaitsim.env.vector import GaitVectorEnv
+
+
+def _short(name: str = "hip-exo-assist", episode_s: float = 0.25):
+    """A catalogue environment with short episodes (50 steps at 200 Hz): resets come soon."""
+    return load_env_config(name).model_copy(update={"episode_s": episode_s})
+
+
+def _actions(steps: int, n: int, size: int) -> np.ndarray:
+    return np.random.default_rng(0).uniform(-1, 1, (steps, n, size)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["hip-exo-assist", "gait-trainer-aan"])
+def test_each_member_is_the_single_environment_with_its_seed_across_autoresets(name):
+    config, n, steps = _short(name), 3, 120
+    venv = GaitVectorEnv(config, n)
+    singles = [GaitEnv(config) for _ in range(n)]
+    vobs, _ = venv.reset(seed=11)
+    pending: list[np.ndarray | None] = [None] * n
+    for i, env in enumerate(singles):
+        obs, _ = env.reset(seed=11 + i)
+        np.testing.assert_array_equal(vobs[i], obs)
+    resets = 0
+    for a in _actions(steps, n, venv.single_action_space.shape[0]):
+        vobs, vrew, vterm, vtrunc, info = venv.step(a)
+        for i, env in enumerate(singles):
+            if pending[i] is not None:  # NEXT_STEP: the vector env resets now, action unused
+                np.testing.assert_array_equal(vobs[i], pending[i])
+                assert vrew[i] == 0.0 and not vterm[i] and not vtrunc[i]
+                pending[i] = None
+                continue
+            obs, reward, term, trunc, single_info = env.step(a[i])
+            np.testing.assert_array_equal(vobs[i], obs)
+            assert vrew[i] == pytest.approx(reward, rel=1e-6, abs=1e-9)  # float32 sums
+            assert (vterm[i], vtrunc[i]) == (term, trunc)
+            assert info["strides"][i] == single_info["strides"]
+            if term or trunc:
+                assert info["termination_reason"][i] == single_info["termination_reason"]
+                pending[i] = env.reset()[0]
+                resets += 1
+    assert resets >= n  # every member went through at least one autoreset
+
+
+def test_same_step_autoreset_hands_over_the_final_observation():
+    config, n = _short(), 2
+    venv = GaitVectorEnv(config, n, autoreset_mode="SameStep")
+    venv.reset(seed=3)
+    seen_final = 0
+    for a in _actions(60, n, 1):
+        obs, _, term, trunc, info = venv.step(a)
+        done = term | trunc
+        if done.any():
+            assert info["_final_obs"].tolist() == done.tolist()
+            for i in np.flatnonzero(done):
+                assert info["final_obs"][i].shape == venv.single_observation_space.shape
+                assert info["final_info"][i]["termination_reason"] in ("time_limit", "fall")
+                # the member started again within the step: a fresh history (repeated rows)
+                k = config.observation.history
+                rows = obs[i].reshape(k, -1)
+                assert np.array_equal(rows[0], rows[-1])
+                seen_final += 1
+    assert seen_final >= n
+
+
+def test_the_same_seed_gives_the_same_vector_rollout():
+    def rollout() -> np.ndarray:
+        venv = GaitVectorEnv(_short(), 2)
+        out = [venv.reset(seed=5)[0]]
+        for a in _actions(70, 2, 1):
+            obs, reward, *_ = venv.step(a)
+            out.append(np.c_[obs, reward])
+        return np.concatenate(out, axis=None)
+
+    np.testing.assert_array_equal(rollout(), rollout())
+
+
+def test_spaces_and_bad_arguments():
+    venv = GaitVectorEnv("hip-exo-assist", 4)
+    obs, info = venv.reset(seed=0)
+    assert obs.shape == (4, *venv.single_observation_space.shape)
+    assert venv.action_space.shape == (4, 1) and venv.observation_space.contains(obs)
+    assert len(set(info["seed"].tolist())) == 4  # each member its own run seed
+    with pytest.raises(ValueError, match="num_envs"):
+        GaitVectorEnv("hip-exo-assist", 0)
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        GaitVectorEnv("hip-exo-assist", 2, autoreset_mode="Disabled")
+    with pytest.raises(ValueError, match="seeds for 4"):
+        venv.reset(seed=[1, 2])
+
+
+def test_stable_baselines3_trains_on_the_vector_env():
+    import stable_baselines3 as sb3
+
+    from gaitsim.env.sb3 import SB3VecEnv
+
+    venv = SB3VecEnv(_short(), 2)
+    venv.seed(0)
+    model = sb3.PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, device="cpu")
+    model.learn(128)
+    assert model.num_timesteps >= 128
+    obs = venv.reset()
+    for _ in range(60):
+        obs, _, dones, infos = venv.step(model.predict(obs)[0])
+        for done, info in zip(dones, infos, strict=True):
+            if done:
+                assert info["terminal_observation"].shape == obs.shape[1:]
+                assert isinstance(info["TimeLimit.truncated"], bool)
