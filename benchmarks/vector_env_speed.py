@@ -20,6 +20,7 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from env_speed import walker_rate  # this folder's: the same reference in both benchmarks
 
 import gaitsim  # noqa: F401  (registers the ids)
 from gaitsim.env.single import GaitEnv
@@ -38,21 +39,6 @@ def rate(venv: gym.vector.VectorEnv, steps: int) -> float:
     for a in actions[5:]:
         venv.step(a)
     return n * steps / (time.perf_counter() - t0)
-
-
-def walker_rate(steps: int) -> float | None:
-    try:
-        env = gym.make("Walker2d-v5")
-    except Exception as exc:  # gymnasium's MuJoCo envs need its mujoco extra
-        print(f"Walker2d-v5 unavailable here: {type(exc).__name__}: {exc}")
-        return None
-    env.reset(seed=0)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            env.reset()
-    return steps / (time.perf_counter() - t0)
 
 
 def main() -> None:

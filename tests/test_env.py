@@ -52,7 +52,7 @@ def test_observations_actions_and_strides():
     obs, info = env.reset(seed=1)
     assert obs.shape == env.observation_space.shape and obs.dtype == np.float32
     assert env.action_space.shape == (1,)  # one module: the paretic hip
-    assert {"height_m", "mass_kg"} == set(info["patient"])  # randomised per episode
+    assert {"height_m", "mass_kg"} == set(info["randomized"])  # randomised per episode
     strides = []
     for _ in range(600):  # 3 s
         obs, reward, terminated, truncated, info = env.step(np.zeros(1, np.float32))
@@ -158,3 +158,34 @@ def test_observing_emg_needs_a_device_that_measures_it():
     )
     with pytest.raises(ValueError, match="device.sensing.emg"):
         GaitEnv(config)
+
+
+def test_device_and_sensor_randomisation_draws_per_episode():
+    config = load_env_config("hip-exo-assist")
+    r = config.randomization.model_copy(
+        update={"cuff_stiffness_scale": (0.5, 2.0), "sensor_latency_s": (0.0, 0.02)}
+    )
+    env = GaitEnv(config.model_copy(update={"randomization": r}))
+    _, info = env.reset(seed=1)
+    drawn = info["randomized"]
+    assert 0.5 <= drawn["cuff_stiffness_scale"] <= 2.0 and 0.0 <= drawn["sensor_latency_s"] <= 0.02
+    device = env.unwrapped._episode.scenario.device
+    assert device.sensing.latency_s == drawn["sensor_latency_s"]
+    assert device.modules[0].cuff_stiffness_nm_rad == pytest.approx(
+        300.0 * drawn["cuff_stiffness_scale"]
+    )
+    _, again = env.reset(seed=1)
+    assert again["randomized"] == drawn  # seeded
+    _, other = env.reset()
+    assert other["randomized"] != drawn
+
+
+def test_randomisation_ranges_are_checked(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        'id = "gaitsim/Bad-v0"\nscenario = "exo-hip-moderate-left"\n[observation]\n'
+        'sensors = ["joint_angle_rad"]\n[randomization]\nsensor_latency_s = [0.0, 0.5]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(EnvConfigError, match="randomization.sensor_latency_s"):
+        load_env_config(str(path))

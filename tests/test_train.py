@@ -121,3 +121,14 @@ def test_train_and_export_commands_refuse_bad_input(tmp_path):
     result = runner.invoke(main, ["export", str(tmp_path)])
     assert result.exit_code == 2 and "run.json" in result.output
     assert "gaitsim/HipExoAssist-v0" in runner.invoke(main, ["envs"]).output
+
+
+def test_every_id_is_described_from_its_file():
+    from gaitsim.env import ENV_IDS
+
+    runner = CliRunner()
+    for env_id in ENV_IDS:
+        out = runner.invoke(main, ["envs", env_id])
+        assert out.exit_code == 0, out.output
+        assert "## Observation" in out.output and "| fall |" in out.output
+    assert runner.invoke(main, ["envs", "gaitsim/NoSuch-v0"]).exit_code == 2

@@ -16,13 +16,29 @@ def _short(name: str = "hip-exo-assist", episode_s: float = 0.25):
     return load_env_config(name).model_copy(update={"episode_s": episode_s})
 
 
+def _randomised():
+    """Every per-episode draw at once (body, cuff stiffness, sensor noise and latency), and
+    every reward term."""
+    config = _short(episode_s=2.0)
+    r = config.randomization.model_copy(
+        update={
+            "cuff_stiffness_scale": (0.5, 2.0),
+            "sensor_noise_scale": (0.5, 3.0),
+            "sensor_latency_s": (0.0, 0.02),
+        }
+    )
+    w = config.reward.model_copy(update={"effort": 0.1, "symmetry": 1.0})
+    return config.model_copy(update={"randomization": r, "reward": w})
+
+
 def _actions(steps: int, n: int, size: int) -> np.ndarray:
     return np.random.default_rng(0).uniform(-1, 1, (steps, n, size)).astype(np.float32)
 
 
-@pytest.mark.parametrize("name", ["hip-exo-assist", "gait-trainer-aan"])
+@pytest.mark.parametrize("name", ["hip-exo-assist", "gait-trainer-aan", "randomised"])
 def test_each_member_is_the_single_environment_with_its_seed_across_autoresets(name):
-    config, n, steps = _short(name), 3, 120
+    config = _randomised() if name == "randomised" else _short(name)
+    n, steps = 3, 450 if name == "randomised" else 120
     venv = GaitVectorEnv(config, n)
     singles = [GaitEnv(config) for _ in range(n)]
     vobs, _ = venv.reset(seed=11)
@@ -115,3 +131,52 @@ def test_stable_baselines3_trains_on_the_vector_env():
             if done:
                 assert info["terminal_observation"].shape == obs.shape[1:]
                 assert isinstance(info["TimeLimit.truncated"], bool)
+
+
+def test_privileged_signals_reach_critics_through_info_not_the_observation():
+    names = ("pelvis_velocity_m_s", "muscle_activation", "interaction_torque_nm")
+    config = _short()
+    config = config.model_copy(
+        update={"observation": config.observation.model_copy(update={"privileged": names})}
+    )
+    env, venv = GaitEnv(config), GaitVectorEnv(config, 2)
+    obs, info = env.reset(seed=2)
+    assert obs.shape == GaitEnv(_short()).observation_space.shape  # the actor's view is the same
+    assert info["privileged"].shape == (1 + 18 + 1,)
+    _, vinfo = venv.reset(seed=2)
+    np.testing.assert_array_equal(vinfo["privileged"][0], info["privileged"])
+    a = np.full((2, 1), 0.5, np.float32)
+    _, _, _, _, info = env.step(a[0])
+    _, _, _, _, vinfo = venv.step(a)
+    np.testing.assert_array_equal(vinfo["privileged"][0], info["privileged"])
+    assert info["privileged"][0] > 0.2  # walking forward (m/s)
+
+
+def test_step_asymmetry_is_the_step_length_difference_over_leg_length():
+    from gaitsim.env.core import StrideDetector
+
+    d = StrideDetector(2)
+
+    def stride(side: str, step: float) -> dict:
+        return {"side": side, "stride_time_s": 1.0, "step_length_m": step}
+
+    # member 0: left 0.2 then right 0.5 (0.3 / 0.9 m); member 1: only one side has stepped
+    first = d.asymmetry([[stride("left", 0.2)], [stride("left", 0.4)]], np.array([0.9, 0.9]))
+    np.testing.assert_array_equal(first, [0.0, 0.0])
+    second = d.asymmetry([[stride("right", 0.5)], []], np.array([0.9, 0.9]))
+    np.testing.assert_allclose(second, [0.3 / 0.9, 0.0])
+    d.restart(0)
+    np.testing.assert_array_equal(d.asymmetry([[stride("left", 0.2)], []], 0.9), [0.0, 0.0])
+
+
+def test_a_controller_that_raises_ends_the_episodes_with_a_reason_not_the_caller():
+    venv = GaitVectorEnv(_short(), 2)
+    venv.reset(seed=0)
+
+    def broken(*args):
+        raise FloatingPointError("patient controller bug")
+
+    venv._patient_step = broken
+    _, rewards, terminated, _, info = venv.step(np.zeros((2, 1), np.float32))
+    assert terminated.all() and list(info["termination_reason"]) == ["controller_error"] * 2
+    assert np.all(rewards == -venv.config.reward.fall)

@@ -4,10 +4,11 @@ One definition serves the Gymnasium environment (the agent's observation), the `
 device controller (the same policy in a simulation, in ``gaitsim compare`` and on the robot)
 and ``gaitsim export``, so a deployed policy sees exactly what it was trained on.
 
-Scales per signal (:data:`SIGNALS`): angles in rad as they are; rates (rad/s) times
-:data:`RATE_SCALE`; motor torques over each motor's peak torque; foot loads over the wearer's
-body weight; EMG envelopes as they are (fractions of maximum). The last ``history`` device
-ticks are stacked, newest first; the first tick of a run fills the whole history.
+Scales per signal (the names of ``gaitsim.sim.device.device_layout``): angles in rad as they
+are; rates (rad/s) times :data:`RATE_SCALE`; motor torques over each motor's peak torque; foot
+loads over the wearer's body weight; EMG envelopes as they are (fractions of maximum). The
+last ``history`` device ticks are stacked, newest first; the first tick of a run fills the
+whole history.
 """
 
 from __future__ import annotations
@@ -20,19 +21,6 @@ from gaitsim import constants as C
 
 #: Rates in rad/s are of order 10 in walking: this brings them to order one.
 RATE_SCALE = 0.1
-
-#: The device signals a policy may observe (the names of ``gaitsim.sim.device.device_layout``).
-SIGNALS = (
-    "joint_angle_rad",
-    "joint_velocity_rad_s",
-    "motor_torque_nm",
-    "foot_load_n",
-    "thigh_angle_rad",
-    "thigh_rate_rad_s",
-    "shank_angle_rad",
-    "shank_rate_rad_s",
-    "emg",
-)
 
 
 def feature_scale(

@@ -13,11 +13,33 @@ def _bad(message: str) -> click.ClickException:
     return BadInput(message)
 
 
+def _need_rl(command: str) -> None:
+    """stable-baselines3 is the optional ``rl`` extra: say how to get it, not a traceback."""
+    try:
+        import stable_baselines3  # noqa: F401
+    except ImportError:
+        raise click.ClickException(
+            f"gaitsim {command} needs stable-baselines3 (the rl extra): pip install "
+            "torch==2.13.0 (the CPU build, first), then pip install 'gaitsim[rl]'"
+        ) from None
+
+
 @click.command("envs")
-def envs_cmd() -> None:
-    """List the environment catalogue: id, then a short description."""
+@click.argument("env_id", required=False)
+def envs_cmd(env_id: str | None) -> None:
+    """List the environment catalogue (id, description), or describe ENV_ID: its observation,
+    action, reward terms, episode end and randomisation, generated from its file."""
     from gaitsim.env.config import EnvConfigError, catalogue_configs
 
+    if env_id is not None:
+        from gaitsim.env.describe import describe
+        from gaitsim.env.train import env_config
+
+        try:
+            click.echo(describe(env_config(env_id)))
+        except (ValueError, EnvConfigError) as exc:
+            raise _bad(str(exc)) from None
+        return
     for stem, config in catalogue_configs():
         if isinstance(config, EnvConfigError):
             click.echo(f"envs/{stem}.toml\t(invalid: {str(config).splitlines()[0]})")
@@ -67,6 +89,7 @@ def train_cmd(
     from gaitsim.env.train import EVAL_FIRST_SEED, TrainConfig, env_config, train
 
     _check_out_dir(out_dir)
+    _need_rl("train")
     try:
         env_config(env_id)
     except (ValueError, EnvConfigError) as exc:
@@ -146,6 +169,7 @@ def export_cmd(run_dir: Path, checkpoint: Path | None, out_dir: Path | None, nam
 
     out = out_dir or run_dir
     _check_out_dir(out)
+    _need_rl("export")
     try:
         model, env = load_run(run_dir, checkpoint)
         path = export_policy(model, env, out, name)

@@ -35,12 +35,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+Privileged = Literal[
+    "muscle_length_m",
+    "muscle_velocity_m_s",
+    "muscle_force_n",
+    "joint_angle_rad",
+    "joint_velocity_rad_s",
+    "foot_load_n",
+    "trunk_pitch_rad",
+    "trunk_pitch_rate_rad_s",
+    "pelvis_velocity_m_s",
+    "muscle_activation",
+    "interaction_torque_nm",
+]
+
+
 class Observation(_Strict):
     """What the agent sees: the device's sensors (``gaitsim.sim.device``), the last
-    ``history`` device ticks of them stacked (newest first)."""
+    ``history`` device ticks of them stacked (newest first). ``privileged``: simulator
+    signals a robot does not measure, for critics (asymmetric actor-critic), handed in
+    ``info["privileged"]`` each step (and at reset), never in the observation: the patient's
+    muscle-level and joint measurements (``gaitsim.sim.sensing.PATIENT_LAYOUT``), the
+    muscles' activations and the cuffs' interaction torques, unscaled SI values."""
 
     sensors: Annotated[tuple[Signal, ...], Field(strict=False, min_length=1)]
     history: Annotated[int, Field(ge=1, le=50)] = 1
+    privileged: Annotated[tuple[Privileged, ...], Field(strict=False)] = ()
 
 
 class Reward(_Strict):
@@ -52,25 +72,48 @@ class Reward(_Strict):
     effort: Weight = 0.0
     interaction: Weight = 0.0
     smoothness: Weight = 0.0
+    symmetry: Weight = 0.0
     fall: Weight = 10.0
 
 
+#: What each drawn quantity may range over (the scenario schema's bounds where it has one).
+_RANGES = {
+    "height_m": (1.2, 2.2),
+    "mass_kg": (25.0, 200.0),
+    "cuff_stiffness_scale": (0.1, 10.0),
+    "sensor_noise_scale": (0.0, 10.0),
+    "sensor_latency_s": (0.0, 0.1),
+}
+
+
 class Randomization(_Strict):
-    """Per episode: uniform draws of the body's size (empty: the scenario's value), and the
-    seeded perturbation of the initial gait state (std of angles, rad; of speed, m/s; by
-    default ``gaitsim compare``'s, so an episode of a given run seed on the scenario's own
-    body is that seed's run in ``gaitsim compare``)."""
+    """Per episode: uniform draws of the body's size, of the device's cuff stiffness (a
+    factor on every module's), of its sensors' noise (a factor on every noise std) and
+    latency (empty: the scenario's values); and the seeded perturbation of the initial gait
+    state (std of angles, rad; of speed, m/s; by default ``gaitsim compare``'s, so an episode
+    of a given run seed on the scenario's own patient and device is that seed's run in
+    ``gaitsim compare``)."""
 
     height_m: Range | None = None
     mass_kg: Range | None = None
+    cuff_stiffness_scale: Range | None = None
+    sensor_noise_scale: Range | None = None
+    sensor_latency_s: Range | None = None
     initial_angle_noise_rad: Annotated[float, Field(ge=0.0, le=0.2)] = ANGLE_NOISE_RAD
     initial_speed_noise_m_s: Annotated[float, Field(ge=0.0, le=0.5)] = SPEED_NOISE_M_S
 
-    @field_validator("height_m", "mass_kg")
+    @field_validator(
+        "height_m", "mass_kg", "cuff_stiffness_scale", "sensor_noise_scale", "sensor_latency_s"
+    )
     @classmethod
-    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None and value[0] > value[1]:
+    def _ordered(cls, value: tuple[float, float] | None, info) -> tuple[float, float] | None:
+        if value is None:
+            return value
+        if value[0] > value[1]:
             raise ValueError("range must be (low, high) with low <= high")
+        allowed = _RANGES[info.field_name]
+        if value[0] < allowed[0] or value[1] > allowed[1]:
+            raise ValueError(f"range must lie within [{allowed[0]}, {allowed[1]}]")
         return value
 
 

@@ -10,6 +10,9 @@ Reward per step (weights from the environment file):
 - ``- effort`` x the muscles' activation heat per kg (Umberger 2003, W/kg) x dt;
 - ``- interaction`` x the sum of squared cuff torques (N^2 m^2) x dt;
 - ``- smoothness`` x the sum of squared action changes;
+- ``- symmetry`` x |this step's length - the other side's last| / leg length, at each step
+  (heel strike after a swing) once both sides have stepped: step-length asymmetry, the
+  clinical hallmark of hemiparetic gait (Patterson 2010 [memory]);
 - ``- fall`` once, when the episode ends in a fall or a blow-up (instead of the walking terms).
 """
 
@@ -32,9 +35,9 @@ from gaitsim.model import BuiltModel, build_scenario
 from gaitsim.model.assemble import muscle_parameters
 from gaitsim.sim.device import device_layout
 from gaitsim.sim.initial import quiet_mujoco_warnings
-from gaitsim.sim.sensing import layout_slices
+from gaitsim.sim.sensing import PATIENT_LAYOUT, layout_slices
 from gaitsim.sim.simulation import Simulation
-from gaitsim.spec import Scenario
+from gaitsim.spec import Device, DeviceSensing, Scenario
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,12 @@ class Episode:
     built: BuiltModel
     sim: Simulation
     run_seed: int
-    patient: dict[str, float]  # the drawn body size (empty: the scenario's)
+    drawn: dict[str, float]  # the randomised quantities' values (empty: the scenario's)
     obs_index: np.ndarray  # into the packed device measurement
     obs_scale: np.ndarray  # gaitsim.control.features
     heat_w_kg: np.ndarray  # activation heat weights per kg (Umberger 2003)
     body_weight_n: float
+    leg_length_m: float
 
 
 def start_episode(
@@ -107,15 +111,20 @@ def start_episode(
     r = setup.config.randomization
     scenario, built = setup.scenario, setup.built
     replay = (options or {}).get("run_seed")
-    patient: dict[str, float] = {}
-    if replay is None and r.height_m is not None:
-        patient["height_m"] = float(rng.uniform(*r.height_m))
-    if replay is None and r.mass_kg is not None:
-        patient["mass_kg"] = float(rng.uniform(*r.mass_kg))
+    drawn: dict[str, float] = {}
+    if replay is None:  # a fixed order of draws, each only when configured
+        for name in ("height_m", "mass_kg", *_DEVICE_DRAWS):
+            bounds = getattr(r, name)
+            if bounds is not None:
+                drawn[name] = float(rng.uniform(*bounds))
+    patient: dict[str, Any] = {k: drawn[k] for k in ("height_m", "mass_kg") if k in drawn}
     if patient:
         scenario = scenario.model_copy(
             update={"patient": scenario.patient.model_copy(update=patient)}
         )
+    if any(k in drawn for k in _DEVICE_DRAWS):
+        scenario = scenario.model_copy(update={"device": _device_drawn(scenario.device, drawn)})
+    if patient or "cuff_stiffness_scale" in drawn:  # the model changes; sensing does not
         built = build_scenario(scenario)
     run_seed = int(rng.integers(2**31)) if replay is None else int(replay)
     with quiet_mujoco_warnings():
@@ -130,12 +139,72 @@ def start_episode(
         built,
         sim,
         run_seed,
-        patient,
+        drawn,
         np.concatenate([np.arange(slices[s].start, slices[s].stop) for s in signals]),
         feature_scale(signals, device.layout, device.device.peak_torque_nm, built.mass_kg),
         heat_w / built.mass_kg,
         built.mass_kg * C.G_M_S2,
+        built.leg_length_m,
     )
+
+
+def privileged(
+    names: tuple[str, ...],
+    patient: np.ndarray,
+    act: np.ndarray,
+    interaction_nm: Any,
+) -> np.ndarray:
+    """The privileged signals ``names`` (``EnvConfig.observation.privileged``) concatenated,
+    from the packed patient measurements (``gaitsim.sim.sensing.measure``), the muscle
+    activations and the cuffs' interaction torques; one member or a batch (leading axis)."""
+    slices = layout_slices(PATIENT_LAYOUT)
+    parts = []
+    for name in names:
+        if name == "muscle_activation":
+            parts.append(act)
+        elif name == "interaction_torque_nm":
+            parts.append(interaction_nm())
+        else:
+            parts.append(patient[..., slices[name]])
+    return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+_DEVICE_DRAWS = ("cuff_stiffness_scale", "sensor_noise_scale", "sensor_latency_s")
+
+
+def _device_drawn(device: Device, drawn: dict[str, float]) -> Device:
+    """The scenario's device with the drawn cuff stiffness factor, sensor noise factor and
+    sensor latency."""
+    update: dict[str, Any] = {}
+    if "cuff_stiffness_scale" in drawn:
+        k = drawn["cuff_stiffness_scale"]
+        update["modules"] = tuple(
+            m.model_copy(update={"cuff_stiffness_nm_rad": min(5000.0, m.cuff_stiffness_nm_rad * k)})
+            for m in device.modules
+        )
+    s = device.sensing
+    sensing: dict[str, Any] = {}
+    if "sensor_noise_scale" in drawn:
+        f = drawn["sensor_noise_scale"]
+        for name in NOISE_FIELDS:
+            bound = DeviceSensing.model_fields[name].metadata
+            top = min(getattr(m, "le", np.inf) for m in bound)
+            sensing[name] = min(top, getattr(s, name) * f)
+    if "sensor_latency_s" in drawn:
+        sensing["latency_s"] = drawn["sensor_latency_s"]
+    if sensing:
+        update["sensing"] = s.model_copy(update=sensing)
+    return device.model_copy(update=update)
+
+
+#: The device sensors' noise levels ``sensor_noise_scale`` multiplies.
+NOISE_FIELDS = (
+    "torque_noise_nm",
+    "imu_angle_noise_rad",
+    "imu_rate_noise_rad_s",
+    "insole_noise_n",
+    "emg_noise",
+)
 
 
 def step_reward(
@@ -146,14 +215,21 @@ def step_reward(
     interaction_sq: Any,
     change_sq: Any,
     fell: Any,
+    asymmetry: Any = 0.0,
 ) -> Any:
     """The step's reward per member (see the module's docstring); scalars or arrays."""
-    walking = dt * (
-        w.alive
-        - w.speed * (speed - w.target_speed_m_s) ** 2
-        - w.effort * heat
-        - w.interaction * interaction_sq
+    walking = (
+        dt
+        * (
+            w.alive
+            - w.speed * (speed - w.target_speed_m_s) ** 2
+            - w.effort * heat
+            - w.interaction * interaction_sq
+        )
+        - w.symmetry * asymmetry
     )
+    if isinstance(fell, bool):  # one member: plain floats (np.where costs more than the sum)
+        return (-w.fall if fell else walking) - w.smoothness * change_sq
     return np.where(fell, -w.fall, walking) - w.smoothness * change_sq
 
 
@@ -189,11 +265,27 @@ class StrideDetector:
         self._loaded = np.ones((members, 2), bool)
         self._last_strike = np.full((members, 2), np.nan)
         self._lifted = np.full((members, 2), -np.inf)
+        self._last_step = np.full((members, 2), np.nan)
 
     def restart(self, member: int) -> None:
         self._loaded[member] = True
         self._last_strike[member] = np.nan
         self._lifted[member] = -np.inf
+        self._last_step[member] = np.nan
+
+    def asymmetry(self, strides: list[list[dict[str, Any]]], leg_length_m: Any) -> np.ndarray:
+        """Per member, the sum over the strides just finished of |step length - the other
+        side's last step length| / leg length (0 until both sides have stepped)."""
+        out = np.zeros(len(strides))
+        legs = np.broadcast_to(leg_length_m, out.shape)
+        for m, finished in enumerate(strides):
+            for s in finished:
+                k = C.SIDES.index(s["side"])
+                other = self._last_step[m, 1 - k]
+                if np.isfinite(other):
+                    out[m] += abs(s["step_length_m"] - other) / legs[m]
+                self._last_step[m, k] = s["step_length_m"]
+        return out
 
     def update(
         self, time_s: np.ndarray, load_bw: np.ndarray, heel_x: Any
@@ -203,10 +295,13 @@ class StrideDetector:
         or None when no member finished one (most steps). ``heel_x()`` gives the heels'
         forward positions (members, 2), read only when needed."""
         loaded = self._loaded
-        lifting = loaded & (load_bw < OFF_BW)
-        self._lifted[lifting] = np.broadcast_to(time_s[:, None], lifting.shape)[lifting]
-        landing = ~loaded & (load_bw > ON_BW)
-        self._loaded = (loaded & ~lifting) | landing
+        # a foot changes state when it crosses its threshold: lifts off if loaded, lands if not
+        flips = np.where(loaded, load_bw < OFF_BW, load_bw > ON_BW)
+        if not flips.any():  # most steps: one test
+            return None
+        lifting, landing = loaded & flips, ~loaded & flips
+        self._lifted = np.where(lifting, time_s[:, None], self._lifted)
+        self._loaded = loaded ^ flips
         if not landing.any():
             return None
         out: list[list[dict[str, Any]]] = [[] for _ in range(len(loaded))]

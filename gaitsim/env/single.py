@@ -30,10 +30,18 @@ import numpy as np
 
 from gaitsim import constants as C
 from gaitsim.env.config import EnvConfig, load_env_config
-from gaitsim.env.core import History, StrideDetector, env_setup, start_episode, step_reward
+from gaitsim.env.core import (
+    History,
+    StrideDetector,
+    env_setup,
+    privileged,
+    start_episode,
+    step_reward,
+)
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
-from gaitsim.model.devices import interaction_torque
+from gaitsim.model.devices import interaction_torque_of
 from gaitsim.sim.initial import quiet_mujoco_warnings
+from gaitsim.sim.sensing import measure
 from gaitsim.sim.simulation import Simulation
 from gaitsim.sim.trace import Trace
 
@@ -75,8 +83,12 @@ class GaitEnv(gym.Env):
         self._last_action = np.zeros(device.device.size, np.float32)
         k = self.config.observation.history
         self._history = History(1, k, len(episode.obs_index))
-        self._fresh = np.ones(1, bool)
+        self._fresh: np.ndarray | None = np.ones(1, bool)
         self._strides = StrideDetector(1)
+        data = sim.data
+        # views taken once: each attribute access on MjData builds a new view
+        self._qpos, self._qvel, self._act = data.qpos, data.qvel, data.act
+        self._sensordata, self._geom_xpos = data.sensordata, data.geom_xpos
         index = sim.index
         self._load_index = np.array(
             [index.foot_sensor[side] + FOOT_VERTICAL_FORCE for side in C.SIDES]
@@ -85,7 +97,10 @@ class GaitEnv(gym.Env):
         self._pelvis_dof = index.dof["pelvis_x"]
         self._belt_dof = index.belt_dof  # None overground (the belt's dof is never 0)
         obs = self._observe()
-        return obs, {"seed": episode.run_seed, "patient": episode.patient}
+        info = {"seed": episode.run_seed, "randomized": episode.drawn}
+        if self.config.observation.privileged:
+            info["privileged"] = self._privileged()
+        return obs, info
 
     def step(self, action):
         sim = self._sim
@@ -108,26 +123,29 @@ class GaitEnv(gym.Env):
         if fell:
             reward = step_reward(w, self._dt, 0.0, 0.0, 0.0, change_sq, True)
         else:
-            data = sim.data
-            qvel = data.qvel
+            qvel = self._qvel
             speed = qvel[self._pelvis_dof] - (qvel[self._belt_dof] if self._belt_dof else 0.0)
-            heat = float(data.act**0.6 @ episode.heat_w_kg) if w.effort else 0.0
+            heat = float(self._act**0.6 @ episode.heat_w_kg) if w.effort else 0.0
             interaction = float(np.dot(cuff := self._interaction(), cuff)) if w.interaction else 0.0
-            reward = step_reward(w, self._dt, speed, heat, interaction, change_sq, False)
-            load = data.sensordata[self._load_index] / episode.body_weight_n
+            load = self._sensordata[self._load_index] / episode.body_weight_n
             strides = self._strides.update(
-                np.array([data.time]),
+                np.array([sim.data.time]),
                 load[None],
-                lambda: data.geom_xpos[self._heel_geoms, 0][None],
+                lambda: self._geom_xpos[self._heel_geoms, 0][None],
             )
+            asymmetry = 0.0
             if strides is not None:
                 info["strides"] = strides[0]
+                asymmetry = float(self._strides.asymmetry(strides, episode.leg_length_m)[0])
+            reward = step_reward(w, self._dt, speed, heat, interaction, change_sq, False, asymmetry)
         truncated = not fell and sim.done
         if fell:
             info["termination_reason"] = sim.end.reason  # type: ignore[union-attr]
         elif truncated:
             info["termination_reason"] = "time_limit"
         obs = self._observe() if not fell else self._last_obs
+        if self.config.observation.privileged:
+            info["privileged"] = self._privileged()
         return obs, float(reward), fell, truncated, info
 
     def render(self):
@@ -170,10 +188,21 @@ class GaitEnv(gym.Env):
         self.last_measurement = measured = sim.device.observe(sim.data)
         now = measured[episode.obs_index] * episode.obs_scale
         self._last_obs = self._history.push(now[None], self._fresh)[0]
-        self._fresh = np.zeros(1, bool)
+        self._fresh = None
         return self._last_obs
+
+    def _privileged(self) -> np.ndarray:
+        sim = self._sim
+        assert sim is not None
+        data = sim.data
+        return privileged(
+            self.config.observation.privileged,
+            measure(data.sensordata, sim.index),
+            data.act,
+            self._interaction,
+        )
 
     def _interaction(self) -> np.ndarray:
         sim = self._sim
         assert sim is not None and sim.built.device is not None
-        return interaction_torque(sim.data, sim.built.device)
+        return interaction_torque_of(self._qpos, self._qvel, sim.built.device)

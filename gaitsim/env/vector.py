@@ -32,7 +32,14 @@ from gymnasium.vector.utils import batch_space
 from gaitsim import constants as C
 from gaitsim.control.loop import compile_for_batch
 from gaitsim.env.config import EnvConfig, load_env_config
-from gaitsim.env.core import History, StrideDetector, env_setup, start_episode, step_reward
+from gaitsim.env.core import (
+    History,
+    StrideDetector,
+    env_setup,
+    privileged,
+    start_episode,
+    step_reward,
+)
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
 from gaitsim.model.devices import interaction_torque_of, saturate
 from gaitsim.neural import patient_controller
@@ -103,13 +110,17 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         self._obs_index = np.zeros(per_tick // k, np.int64)
         self._obs_scale = np.ones((n, per_tick // k), np.float32)
         self._heat_w_kg = np.zeros((n, n_muscles))
+        self._cuff_k = np.zeros((n, device.size))
+        self._cuff_c = np.zeros((n, device.size))
         self._bw = np.ones(n)
+        self._leg_m = np.ones(n)
         self._rest_z = np.zeros(n)
         self._min_z = np.zeros(n)
         self._physics_steps = np.zeros(n, np.int64)
         self._last_action = np.zeros((n, device.size), np.float32)
         self._run_seed = np.zeros(n, np.int64)
         self._pending = np.zeros(n, bool)  # NEXT_STEP: reset at the next step
+        self._start_failure = np.full(n, "", object)  # why a member's episode could not start
         self._load_index = np.array([index.foot_sensor[s] + FOOT_VERTICAL_FORCE for s in C.SIDES])
         self._heels = np.array([index.heel_geom[s] for s in C.SIDES])
         self._pelvis_dof, self._belt_dof = index.dof["pelvis_x"], index.belt_dof
@@ -133,7 +144,9 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         members = np.arange(n)
         self._start(members, options)
         self._pending[:] = False
-        return self._obs.copy(), {"seed": self._run_seed.copy(), "_seed": np.ones(n, bool)}
+        infos: dict[str, Any] = {"seed": self._run_seed.copy(), "_seed": np.ones(n, bool)}
+        self._add_privileged(infos)
+        return self._obs.copy(), infos
 
     def step(
         self, actions: np.ndarray
@@ -151,7 +164,9 @@ class GaitVectorEnv(gym.vector.VectorEnv):
             self._pending[:] = False
         active = np.ones(n, bool)
         active[pending] = False
-        ids = np.flatnonzero(active)
+        # a member whose start failed (a controller error) ends now, as a single env's would
+        failed = active & (self._start_failure != "")
+        ids = np.flatnonzero(active & ~failed)
 
         a = np.minimum(np.maximum(np.asarray(actions, np.float32), -1.0), 1.0)
         dev = self._device
@@ -161,41 +176,56 @@ class GaitVectorEnv(gym.vector.VectorEnv):
             dev.peak_torque_nm,
             dev.max_speed_rad_s,
         )
+        controller_error = ""
         with quiet_mujoco_warnings():
             for _ in range(self._device_every // self._control_every):
-                states, command = self._patient_step(
-                    self._params, self._states, measure(b["sensordata"], self._index)
-                )
+                try:
+                    states, command = self._patient_step(
+                        self._params, self._states, measure(b["sensordata"], self._index)
+                    )
+                except Exception as exc:  # a controller bug ends the episodes, never the caller
+                    controller_error = f"{type(exc).__name__}: {exc}"
+                    break
                 states = np.array(states)
-                states[pending] = self._states[pending]  # their episode has not begun yet
+                idle = ~active | failed  # their episode has not begun, or has ended
+                states[idle] = self._states[idle]
                 self._states = states
                 b["ctrl"][:, : self._n_muscles] = np.asarray(command)
                 self._batch.step(ids=ids, nstep=self._control_every)
         self._physics_steps[ids] += self._device_every
 
-        qpos, qvel = b["qpos"], b["qvel"]
+        qvel = b["qvel"]
         fell, reasons = self._ended(ids)
+        fell |= failed
+        reasons[failed] = self._start_failure[failed]
+        if controller_error:
+            fell[ids], reasons[ids] = True, "controller_error"
         speed = qvel[:, self._pelvis_dof] - (qvel[:, self._belt_dof] if self._belt_dof else 0.0)
         heat = np.sum(b["act"] ** 0.6 * self._heat_w_kg, axis=1) if w.effort else 0.0
         if w.interaction:
-            cuff = interaction_torque_of(qpos, qvel, dev)
+            cuff = self._interaction()
             interaction = np.sum(cuff * cuff, axis=1)
         else:
             interaction = 0.0
         change = a - self._last_action
         self._last_action[ids] = a[ids]  # a member that starts again starts from rest
+        load = b["sensordata"][:, self._load_index] / self._bw[:, None]
+        strides = self._strides.update(b["time"], load, lambda: self._geom_xpos[:, self._heels, 0])
+        for i in pending:  # their episode begins with the next step, as a single env's does
+            self._strides.restart(int(i))
+        asymmetry: Any = 0.0
+        if strides is not None:
+            for i in np.flatnonzero(~active | fell):  # no strides on a fall, as a single env
+                strides[i] = []
+            asymmetry = self._strides.asymmetry(strides, self._leg_m)
         reward = step_reward(
-            w, self._dt, speed, heat, interaction, np.sum(change * change, axis=1), fell
+            w, self._dt, speed, heat, interaction, np.sum(change * change, axis=1), fell, asymmetry
         )
         rewards[ids] = reward[ids]
         terminated[ids] = fell[ids]
         truncated[ids] = ~fell[ids] & (self._physics_steps[ids] >= self._n_steps)
         done = terminated | truncated
 
-        load = b["sensordata"][:, self._load_index] / self._bw[:, None]
-        strides = self._strides.update(b["time"], load, lambda: self._geom_xpos[:, self._heels, 0])
-        for i in pending:  # their episode begins with the next step, as a single env's does
-            self._strides.restart(int(i))
         walking = np.flatnonzero(active & ~terminated)
         self._observe(walking, fresh=False)
 
@@ -205,8 +235,6 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         infos["termination_reason"], infos["_termination_reason"] = reason, done.copy()
         stride_info = np.empty(n, object)
         stride_info[:] = [[] for _ in range(n)] if strides is None else strides
-        quiet = np.flatnonzero(~active | terminated)  # no strides on a fall, as a single env
-        stride_info[quiet] = [[] for _ in quiet]
         infos["strides"], infos["_strides"] = stride_info, active.copy()
         finished = np.flatnonzero(done)
         if len(finished) and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
@@ -220,6 +248,7 @@ class GaitVectorEnv(gym.vector.VectorEnv):
             infos["final_info"], infos["_final_info"] = final_info, done.copy()
         else:
             self._pending[finished] = True
+        self._add_privileged(infos)
         return self._obs.copy(), rewards, terminated, truncated, infos
 
     def close_extras(self, **kwargs: Any) -> None:
@@ -235,8 +264,7 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         for i in members:
             episode = start_episode(self._setup, self._rngs[i], options)
             sim = episode.sim
-            if sim.end is not None:  # a failed start (a controller error) is not for a batch
-                raise RuntimeError(f"member {i}: the episode could not start: {sim.end.detail}")
+            self._start_failure[i] = "" if sim.end is None else sim.end.reason
             for field in _STATE:
                 b[field][i] = getattr(sim.data, field)
             params, state, self._control_every = sim.patient
@@ -256,12 +284,19 @@ class GaitVectorEnv(gym.vector.VectorEnv):
                     [device.rng] * self.num_envs,
                     self._n_muscles,
                 )
-            self._sensors.restart(i, device.rng)
+            self._sensors.restart(i, device.rng, episode.scenario.device.sensing)
             self._strides.restart(i)
             self._obs_index = episode.obs_index
             self._obs_scale[i] = episode.obs_scale
             self._heat_w_kg[i] = episode.heat_w_kg
+            cuffs = episode.built.device
+            assert cuffs is not None
+            self._cuff_k[i], self._cuff_c[i] = (
+                cuffs.cuff_stiffness_nm_rad,
+                cuffs.cuff_damping_nms_rad,
+            )
             self._bw[i] = episode.body_weight_n
+            self._leg_m[i] = episode.leg_length_m
             limits = FallLimits.of(
                 episode.built,
                 sim.index,
@@ -299,6 +334,24 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         now = measured[:, self._obs_index] * self._obs_scale[members]
         flags = np.full(len(members), fresh)
         self._obs[members] = self._history.push(now, flags, members)
+
+    def _add_privileged(self, infos: dict[str, Any]) -> None:
+        """``infos["privileged"]`` (members, size) when the environment names a set."""
+        names = self.config.observation.privileged
+        if names:
+            b = self._bind
+            infos["privileged"] = privileged(
+                names,
+                measure(b["sensordata"], self._index),
+                b["act"],
+                self._interaction,
+            )
+            infos["_privileged"] = np.ones(self.num_envs, bool)
+
+    def _interaction(self) -> np.ndarray:
+        """Cuff torques per member (N m), each member with its own cuffs."""
+        b = self._bind
+        return interaction_torque_of(b["qpos"], b["qvel"], self._device, self._cuff_k, self._cuff_c)
 
     def _ended(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ended, reason) per member: a fall, or a blow-up or MuJoCo warning (MuJoCo resets

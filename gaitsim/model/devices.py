@@ -373,8 +373,17 @@ def interaction_torque(data: mujoco.MjData, device: BuiltDevice) -> np.ndarray:
     return interaction_torque_of(data.qpos, data.qvel, device)
 
 
-def interaction_torque_of(qpos: np.ndarray, qvel: np.ndarray, device: BuiltDevice) -> np.ndarray:
-    """:func:`interaction_torque` from a state, (nq,)/(nv,) or a batch's (N, nq)/(N, nv)."""
+def interaction_torque_of(
+    qpos: np.ndarray,
+    qvel: np.ndarray,
+    device: BuiltDevice,
+    stiffness_nm_rad: np.ndarray | None = None,
+    damping_nms_rad: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`interaction_torque` from a state, (nq,)/(nv,) or a batch's (N, nq)/(N, nv);
+    a batch whose members' cuffs differ gives their stiffness and damping, (N, modules)."""
     dq = qpos[..., device.device_qpos] - qpos[..., device.joint_qpos]
     dv = qvel[..., device.device_dof] - qvel[..., device.joint_dof]
-    return device.cuff_stiffness_nm_rad * dq + device.cuff_damping_nms_rad * dv
+    k = device.cuff_stiffness_nm_rad if stiffness_nm_rad is None else stiffness_nm_rad
+    c = device.cuff_damping_nms_rad if damping_nms_rad is None else damping_nms_rad
+    return k * dq + c * dv

@@ -150,9 +150,10 @@ class DeviceSensors:
 
     It senses ``len(rngs)`` members at once (a batch; one is a single simulation), each with
     its own random stream and its own sensor state, so a member measures what it would alone;
-    :meth:`restart` starts one member afresh (a new episode). Each tick draws, per member, one
-    vector of standard normals: the insole's (on its ticks), the EMG's fluctuation, motor
-    torque, IMU angles and rates, electrode noise.
+    :meth:`restart` starts one member afresh (a new episode), optionally with its own noise
+    levels, resolution, insole rate and latency (domain randomisation; the EMG settings are
+    shared). Each tick draws, per member, one vector of standard normals: the insole's (on
+    its ticks), the EMG's fluctuation, motor torque, IMU angles and rates, electrode noise.
     """
 
     def __init__(
@@ -164,7 +165,7 @@ class DeviceSensors:
         n_muscles: int = 0,
     ) -> None:
         self._s, self._rngs, self._tick = settings, list(rngs), tick_s
-        self.n_emg = n_muscles if settings.emg else 0
+        self.n_emg = e = n_muscles if settings.emg else 0
         self._layout = device_layout(n_modules, self.n_emg)
         self._n = n_modules
         lo, hi = settings.emg_band_hz
@@ -173,25 +174,58 @@ class DeviceSensors:
         )
         # first-order low-pass of the envelope at the tick rate
         self._emg_alpha = tick_s / (tick_s + 1 / (2 * math.pi * settings.emg_envelope_hz))
-        self._resolution = 2.0 * math.pi / 2**settings.encoder_bits
-        # slower sensors hold their last sample between their own ticks
-        self._insole_every = max(1, round(1.0 / (settings.insole_rate_hz * tick_s)))
-        self._latency = max(0, math.floor(settings.latency_s / tick_s + 0.5))
         members, size = len(self._rngs), sum(n for _, n in self._layout)
-        self._queue = np.zeros((self._latency + 1, members, size))  # oldest first
+        # a ring per member, long enough for the longest latency a scenario allows
+        self._slots = self._latency_ticks(DeviceSensing.model_fields["latency_s"].metadata) + 1
+        self._queue = np.zeros((self._slots, members, size))
+        self._write = np.zeros(members, np.int64)  # the slot the next reading goes to
         self._last_angle = np.zeros((members, n_modules))
         self._load = np.zeros((members, 2))
-        self._emg = np.zeros((members, self.n_emg))
+        self._emg = np.zeros((members, e))
         self._k = np.zeros(members, np.int64)
         self._fresh = np.ones(members, bool)
         # per member and tick: insole (2), EMG fluctuation, torque, 4 x 2 IMU, electrode noise
-        self._draws = 2 + self.n_emg + n_modules + 8 + self.n_emg
+        self._draws = 2 + e + n_modules + 8 + e
+        self._std = np.zeros((members, self._draws))
+        self._resolution = np.zeros((members, 1))
+        self._insole_every = np.ones(members, np.int64)
+        self._latency = np.zeros(members, np.int64)
+        for member in range(members):
+            self._configure(member, settings)
 
-    def restart(self, member: int, rng: np.random.Generator) -> None:
-        """Member ``member`` starts afresh (no previous sample, empty latency line) on ``rng``."""
+    def _latency_ticks(self, latency: Any) -> int:
+        if not isinstance(latency, float):  # the field's bound: its metadata (le=...)
+            latency = max(getattr(m, "le", 0.0) for m in latency)
+        return max(0, math.floor(latency / self._tick + 0.5))
+
+    def _configure(self, member: int, s: DeviceSensing) -> None:
+        """A member's noise levels, resolution, insole rate and latency."""
+        e, n = self.n_emg, self._n
+        self._std[member] = np.r_[
+            np.full(2, s.insole_noise_n),
+            np.full(e, self._emg_spread),
+            np.full(n, s.torque_noise_nm),
+            np.full(2, s.imu_angle_noise_rad),
+            np.full(2, s.imu_rate_noise_rad_s),
+            np.full(2, s.imu_angle_noise_rad),
+            np.full(2, s.imu_rate_noise_rad_s),
+            np.full(e, s.emg_noise),
+        ]
+        self._resolution[member] = 2.0 * math.pi / 2**s.encoder_bits
+        # slower sensors hold their last sample between their own ticks
+        self._insole_every[member] = max(1, round(1.0 / (s.insole_rate_hz * self._tick)))
+        self._latency[member] = self._latency_ticks(s.latency_s)
+
+    def restart(
+        self, member: int, rng: np.random.Generator, settings: DeviceSensing | None = None
+    ) -> None:
+        """Member ``member`` starts afresh (no previous sample, empty latency line) on
+        ``rng``, with ``settings``' noise, resolution, insole rate and latency if given."""
         self._rngs[member] = rng
         self._k[member] = 0
         self._fresh[member] = True
+        if settings is not None:
+            self._configure(member, settings)
 
     def read(self, true: dict[str, np.ndarray], members: np.ndarray | None = None) -> np.ndarray:
         """This tick's packed measurement (float32) per member, ``(members, size)``, from this
@@ -201,10 +235,10 @@ class DeviceSensors:
         if true["joint_angle_rad"].ndim == 1:
             return self.read({k: v[None] for k, v in true.items()})[0]
         ids = np.arange(len(self._rngs)) if members is None else np.asarray(members)
-        s, n, e = self._s, self._n, self.n_emg
+        n, e = self._n, self.n_emg
         fresh = self._fresh[ids]
         k = self._k[ids]
-        insole = (k % self._insole_every == 0) | fresh
+        insole = (k % self._insole_every[ids] == 0) | fresh
         z = np.zeros((len(ids), self._draws))
         for j, member in enumerate(ids):
             rng = self._rngs[member]
@@ -212,7 +246,8 @@ class DeviceSensors:
                 z[j] = rng.standard_normal(self._draws)
             else:
                 z[j, 2:] = rng.standard_normal(self._draws - 2)
-        res = self._resolution
+        z *= self._std[ids]
+        res = self._resolution[ids]
         angle = np.round(true["joint_angle_rad"] / res) * res
         # the first tick has no previous sample to difference
         velocity = np.where(
@@ -221,7 +256,7 @@ class DeviceSensors:
             (angle - self._last_angle[ids]) / self._tick,
         )
         self._last_angle[ids] = angle
-        load = np.maximum(true["foot_load_n"] + s.insole_noise_n * z[:, :2], 0.0)
+        load = np.maximum(true["foot_load_n"] + z[:, :2], 0.0)
         load = np.where(insole[:, None], load, self._load[ids])
         self._load[ids] = load
         self._k[ids] = k + 1
@@ -229,35 +264,29 @@ class DeviceSensors:
         parts = [
             angle,
             velocity,
-            true["motor_torque_nm"] + s.torque_noise_nm * z[:, 2 + e : 2 + e + n],
+            true["motor_torque_nm"] + z[:, 2 + e : 2 + e + n],
             load,
-            true["thigh_angle_rad"] + s.imu_angle_noise_rad * imu[:, 0:2],
-            true["thigh_rate_rad_s"] + s.imu_rate_noise_rad_s * imu[:, 2:4],
-            true["shank_angle_rad"] + s.imu_angle_noise_rad * imu[:, 4:6],
-            true["shank_rate_rad_s"] + s.imu_rate_noise_rad_s * imu[:, 6:8],
+            true["thigh_angle_rad"] + imu[:, 0:2],
+            true["thigh_rate_rad_s"] + imu[:, 2:4],
+            true["shank_angle_rad"] + imu[:, 4:6],
+            true["shank_rate_rad_s"] + imu[:, 6:8],
         ]
         if e:
             u = true["muscle_excitation"][:, :e]
-            rectified = u * (1.0 + self._emg_spread * z[:, 2 : 2 + e])
+            rectified = u * (1.0 + z[:, 2 : 2 + e])
             prev = np.where(fresh[:, None], rectified, self._emg[ids])
             emg = prev + self._emg_alpha * (rectified - prev)
             self._emg[ids] = emg
-            parts.append(np.maximum(emg + s.emg_noise * np.abs(z[:, -e:]), 0.0))
+            parts.append(np.maximum(emg + np.abs(z[:, -e:]), 0.0))
         now = np.concatenate(parts, axis=1)
-        if members is None:
-            queue = self._queue
-            queue[:-1] = queue[1:]
-            queue[-1] = now
-        else:
-            queue = self._queue[:, ids]
-            queue[:-1] = queue[1:]
-            queue[-1] = now
+        slot = self._write[ids]
+        self._queue[slot, ids] = now
         if fresh.any():  # a member's first reading fills its latency line
-            queue[:, fresh] = now[fresh]
-        if members is not None:
-            self._queue[:, ids] = queue
+            self._queue[:, ids[fresh]] = now[fresh]
+        self._write[ids] = (slot + 1) % self._slots
         self._fresh[ids] = False
-        return queue[0].astype(np.float32)
+        # each member's reading ``latency`` ticks ago
+        return self._queue[(slot - self._latency[ids]) % self._slots, ids].astype(np.float32)
 
 
 def apply_command(data: mujoco.MjData, device: BuiltDevice, command: np.ndarray) -> np.ndarray:
