@@ -27,20 +27,21 @@ def _config(episode_s: float = 1.0):
 def _model(algo: str, env: GaitEnv):
     import stable_baselines3 as sb3
 
-    if algo == "ppo":
-        return sb3.PPO("MlpPolicy", env, device="cpu", seed=0)
+    if algo.startswith("ppo"):  # gSDE exploration is what gaitsim train uses
+        return sb3.PPO("MlpPolicy", env, device="cpu", seed=0, use_sde=algo == "ppo-gsde")
     return sb3.SAC("MlpPolicy", env, device="cpu", seed=0, buffer_size=1000)
 
 
-@pytest.mark.parametrize("algo", ["ppo", "sac"])
+@pytest.mark.parametrize("algo", ["ppo", "ppo-gsde", "sac"])
 def test_the_exported_policy_gives_the_torch_policys_actions(tmp_path, algo):
     config = _config()
     env = GaitEnv(config)
     model = _model(algo, env)
     # push the outputs off zero so clipping / squashing is exercised (PPO's head starts at
     # a gain of 0.01)
-    head = model.policy.action_net if algo == "ppo" else model.policy.actor.mu
-    head.weight.data.mul_(300.0 if algo == "ppo" else 30.0)
+    ppo = algo.startswith("ppo")
+    head = model.policy.action_net if ppo else model.policy.actor.mu
+    head.weight.data.mul_(300.0 if ppo else 30.0)
     path = export_policy(model, config, tmp_path)
     obs, _ = env.reset(seed=4)
     sim = env.unwrapped._sim

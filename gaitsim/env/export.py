@@ -4,8 +4,9 @@ The actor's layers become the arrays ``w0, b0, ...`` of an ``.npz`` file (no pic
 configuration TOML beside it names the environment's observed signals, history, activation
 and action scale, so the same MLP runs as a JAX controller (:mod:`gaitsim.control.policy`)
 under ``gaitsim run``, ``gaitsim compare`` and the hardware loop. PPO's deterministic action
-is its Gaussian's mean, clipped to the action space (``output = "clip"``); SAC's is the tanh
-of its mean (``output = "tanh"``).
+is its Gaussian's mean (with or without gSDE), clipped to the action space (``output =
+"clip"``; ``"tanh"`` with ``squash_output``); SAC's is the tanh of its mean (``output =
+"tanh"``).
 """
 
 from __future__ import annotations
@@ -45,11 +46,10 @@ def actor_layers(model: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], str, 
     """(layers, hidden activation, output squash) of a PPO or SAC model's deterministic actor."""
     policy = model.policy
     name = type(model).__name__
-    if getattr(policy, "use_sde", False):
-        raise ExportError(f"{name}: state-dependent exploration (use_sde) is not exportable")
+    # exploration noise (gSDE's included) is not part of the deterministic action
     if name == "PPO":
         hidden = list(policy.mlp_extractor.policy_net)
-        head, squash = policy.action_net, "clip"
+        head, squash = policy.action_net, "tanh" if policy.squash_output else "clip"
     elif name == "SAC":
         hidden = list(policy.actor.latent_pi)
         head, squash = policy.actor.mu, "tanh"
