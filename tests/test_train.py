@@ -79,6 +79,10 @@ def test_train_checkpoints_exports_and_compare_reproduces_its_evaluation(tmp_pat
     )
     result = train(config, progress=lambda line: None)
     assert (out / "model.zip").is_file() and (out / "policy.npz").is_file()
+    # gaitsim export finds the run's environment (here a file, not a catalogue id)
+    exported = CliRunner().invoke(main, ["export", str(out), "--out", str(tmp_path / "x")])
+    assert exported.exit_code == 0, exported.output
+    assert (tmp_path / "x" / "policy.npz").is_file()
     assert sorted(p.name for p in (out / "checkpoints").glob("*.zip"))
     saved = json.loads((out / "evaluation.json").read_text())
     assert saved["trained"]["mean"]["return"] == pytest.approx(result["trained"]["mean"]["return"])

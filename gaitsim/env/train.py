@@ -131,7 +131,7 @@ def load_run(run_dir: Path, checkpoint: Path | None = None) -> tuple[Any, EnvCon
     if not path.is_file():
         raise ValueError(f"{path}: no such model (the run has not finished; give --checkpoint)")
     cls = sb3.PPO if run["algo"] == "ppo" else sb3.SAC
-    return cls.load(path, device="cpu"), env_config(run["env"])
+    return cls.load(path, device="cpu"), env_config(run.get("env_source", run["env"]))
 
 
 def _normalised(venv: Any, checkpoint: Path | None) -> Any:
@@ -172,7 +172,15 @@ def train(config: TrainConfig, progress: Callable[[str], Any] = print) -> dict[s
     env = env_config(config.env)
     out = config.out_dir
     checkpoints = out / "checkpoints"
-    run = {"env": env.id, "algo": config.algo, "seed": config.seed, "n_envs": config.n_envs}
+    # where the environment came from: an id or catalogue name, or a file (made absolute)
+    source = str(Path(config.env).resolve()) if Path(config.env).is_file() else config.env
+    run = {
+        "env": env.id,
+        "env_source": source,
+        "algo": config.algo,
+        "seed": config.seed,
+        "n_envs": config.n_envs,
+    }
     if (out / RUN_FILE).is_file():
         before = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
         if config.resume and (before["env"], before["algo"]) != (env.id, config.algo):
