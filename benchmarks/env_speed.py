@@ -21,24 +21,26 @@ import gymnasium as gym
 import numpy as np
 
 import gaitsim  # noqa: F401  (registers the ids)
+from gaitsim.env.core import start_episode
 from gaitsim.sim.initial import quiet_mujoco_warnings
-from gaitsim.sim.simulation import Simulation
 
 
 def bare_rate(env: gym.Env, steps: int) -> float:
-    """Steps per second of the bare loop (episode starts not timed, as in env_rate)."""
+    """Steps per second of the bare loop (episode starts not timed, as in env_rate), on the
+    env's own episodes: the same bodies and run seeds, drawn as ``env.reset(seed=0)`` and the
+    resets after it draw them, and the same actions, so both loops simulate the same gaits."""
     inner = env.unwrapped
-    scenario, built = inner._setup.scenario, inner._setup.built
+    rng = gym.utils.seeding.np_random(0)[0]
     actions = np.random.default_rng(0).uniform(-1, 1, (steps, inner.action_space.shape[0]))
     scale = inner.config.action_scale_nm
     done, elapsed = 0, 0.0
     while done < steps:
         with quiet_mujoco_warnings():
-            sim = Simulation(scenario, 0, built, external_device=True, record=False)
+            sim = start_episode(inner._setup, rng, None).sim
         while not sim.done and done < steps:
             t0 = time.perf_counter()
             sim.device.observe(sim.data)
-            sim.device.act(sim.data, actions[done] * scale)
+            sim.device.act(sim.data, actions[done].astype(np.float32) * scale)
             with quiet_mujoco_warnings():
                 sim.advance(sim.device_every)
                 sim.check()
