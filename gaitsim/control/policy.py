@@ -110,12 +110,14 @@ def make(config: Config, context: DeviceContext) -> Controller:
     path = resolve("controllers", config.weights, ".npz")
     weights = load_weights(path)
     layers = _layers(weights, path)
-    sizes = dict(device_layout(context.device.size, context.emg_channels))
-    unknown = [n for n in config.observations if n not in sizes]
-    if unknown:
-        raise PolicyError(f"{path}: unknown observations {unknown}; allowed: {', '.join(sizes)}")
-    per_tick = sum(sizes[n] for n in config.observations)
-    n_in = per_tick * config.history
+    layout = device_layout(context.device.size, context.emg_channels)
+    try:  # the environment's scaling: one definition (gaitsim.control.features)
+        scale = feature_scale(
+            config.observations, layout, context.device.peak_torque_nm, context.mass_kg
+        )
+    except ValueError as exc:
+        raise PolicyError(f"{path}: observations: {exc}") from None
+    n_in = len(scale) * config.history
     if layers[0][0].shape[0] != n_in:
         raise PolicyError(
             f"{path}: the first layer takes {layers[0][0].shape[0]} inputs; the observations "
@@ -136,14 +138,7 @@ def make(config: Config, context: DeviceContext) -> Controller:
         "obs_mean": jnp.asarray(mean),
         "obs_std": jnp.asarray(std),
         "scale": jnp.float32(config.action_scale_nm),
-        "feature_scale": jnp.asarray(
-            feature_scale(
-                config.observations,
-                device_layout(context.device.size, context.emg_channels),
-                context.device.peak_torque_nm,
-                context.mass_kg,
-            )
-        ),
+        "feature_scale": jnp.asarray(scale),
     }
     step_fn = _bound_step(config.observations, config.activation, config.output)
     return Controller("policy", init, step_fn, params, context.rate_hz)

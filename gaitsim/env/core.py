@@ -70,14 +70,17 @@ def env_setup(config: EnvConfig) -> EnvSetup:
     assert built.device is not None
     n = built.device.size
     emg = len(built.muscle_names) if base.device.sensing.emg else 0
-    sizes = dict(device_layout(n, emg))
-    missing = [s for s in config.observation.sensors if s not in sizes]
-    if missing:
-        raise ValueError(
-            f"{config.id}: observation.sensors {missing}: the scenario's device does "
-            "not measure them (EMG needs device.sensing.emg = true)"
+    try:  # the one definition of what the agent sees (and of what the device measures)
+        per_tick = len(
+            feature_scale(
+                config.observation.sensors,
+                device_layout(n, emg),
+                built.device.peak_torque_nm,
+                built.mass_kg,
+            )
         )
-    per_tick = sum(sizes[s] for s in config.observation.sensors)
+    except ValueError as exc:
+        raise ValueError(f"{config.id}: observation.sensors: {exc}") from None
     return EnvSetup(
         config,
         scenario,

@@ -124,7 +124,6 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         self._load_index = np.array([index.foot_sensor[s] + FOOT_VERTICAL_FORCE for s in C.SIDES])
         self._heels = np.array([index.heel_geom[s] for s in C.SIDES])
         self._pelvis_dof, self._belt_dof = index.dof["pelvis_x"], index.belt_dof
-        self._limits_of = (index.qpos["pelvis_z"], index.qpos["pelvis_pitch"])
         self._started = False
 
     # --- Gymnasium API ----------------------------------------------------------------------
@@ -304,7 +303,13 @@ class GaitVectorEnv(gym.vector.VectorEnv):
                 episode.scenario.run.fall_trunk_pitch_rad,
             )
             self._rest_z[i], self._min_z[i] = limits.pelvis_rest_z_m, limits.min_pelvis_z_m
-            self._max_pitch = limits.max_pitch_rad
+            self._fall = FallLimits(
+                limits.pelvis_z_qpos,
+                limits.pitch_qpos,
+                self._rest_z,
+                self._min_z,
+                limits.max_pitch_rad,
+            )
             self._physics_steps[i] = 0
             self._last_action[i] = 0.0
             self._run_seed[i] = episode.run_seed
@@ -358,10 +363,7 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         a blown-up member itself: its warning counters are the record)."""
         b, n = self._bind, self.num_envs
         qpos, qvel = b["qpos"], b["qvel"]
-        z_q, pitch_q = self._limits_of
-        fallen = (self._rest_z + qpos[:, z_q] < self._min_z) | (
-            np.abs(qpos[:, pitch_q]) > self._max_pitch
-        )
+        fallen = self._fall.fallen(qpos)
         counts = self._batch.warning[:, :, 1]
         warned = (counts > 0).any(axis=1)
         finite = np.isfinite(qpos.sum(axis=1) + qvel.sum(axis=1))

@@ -21,14 +21,15 @@ from gaitsim.sim.sensing import BodyIndex
 class FallLimits:
     """A fall: pelvis below a fraction of standing hip height, or trunk pitch beyond a limit.
 
-    One definition for ``simulate`` and the batched rollouts; works on one qpos (nq,) or on a
-    batch's (N, nq).
+    One definition for ``simulate``, the batched rollouts and the vector environment; works on
+    one qpos (nq,) or on a batch's (N, nq), with per-member heights as (N,) arrays where the
+    members' bodies differ.
     """
 
     pelvis_z_qpos: int
     pitch_qpos: int
-    pelvis_rest_z_m: float
-    min_pelvis_z_m: float
+    pelvis_rest_z_m: float | np.ndarray
+    min_pelvis_z_m: float | np.ndarray
     max_pitch_rad: float
 
     @classmethod
