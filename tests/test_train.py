@@ -75,10 +75,24 @@ def test_train_checkpoints_exports_and_compare_reproduces_its_evaluation(tmp_pat
     )
     out = tmp_path / "run"
     config = TrainConfig(
-        str(env_file), "ppo", 1024, out, n_envs=2, checkpoint_every=512, eval_seeds=[1001, 1002]
+        str(env_file),
+        "ppo",
+        1024,
+        out,
+        n_envs=2,
+        checkpoint_every=512,
+        eval_seeds=[1001, 1002],
+        validate_every=512,
+        validation_seeds=[2001],
     )
     result = train(config, progress=lambda line: None)
     assert (out / "model.zip").is_file() and (out / "policy.npz").is_file()
+    # model selection: a check every 512 steps and at the end (PPO runs whole rollouts of
+    # 4096 steps), the best one exported and evaluated
+    checks = json.loads((out / "validation.json").read_text())["checks"]
+    assert [c["steps"] for c in checks] == list(range(512, result["steps"] + 1, 512))
+    best = max(checks, key=lambda c: c["return"])
+    assert result["selected_steps"] == best["steps"]
     # gaitsim export finds the run's environment (here a file, not a catalogue id)
     exported = CliRunner().invoke(main, ["export", str(out), "--out", str(tmp_path / "x")])
     assert exported.exit_code == 0, exported.output
@@ -108,6 +122,8 @@ def test_train_checkpoints_exports_and_compare_reproduces_its_evaluation(tmp_pat
         checkpoint_every=512,
         eval_seeds=[1001],
         resume=True,
+        validate_every=512,
+        validation_seeds=[2001],
     )
     assert train(more, progress=lambda line: None)["steps"] >= 1536
 

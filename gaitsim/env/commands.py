@@ -70,6 +70,13 @@ def envs_cmd(env_id: str | None) -> None:
 @click.option(
     "--checkpoint-every", type=click.IntRange(1, 10**9), default=100_000, show_default=True
 )
+@click.option(
+    "--validate-every",
+    type=click.IntRange(1, 10**9),
+    default=250_000,
+    show_default=True,
+    help="Steps between validation runs (10 seeds from 2001); the best model is exported.",
+)
 @click.option("--resume", is_flag=True, help="Continue from the run folder's newest checkpoint.")
 def train_cmd(
     env_id: str,
@@ -80,6 +87,7 @@ def train_cmd(
     seed: int,
     eval_seeds: int,
     checkpoint_every: int,
+    validate_every: int,
     resume: bool,
 ) -> None:
     """Train an assist policy on ENV_ID with stable-baselines3, evaluate it against the
@@ -104,6 +112,7 @@ def train_cmd(
         checkpoint_every,
         range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + eval_seeds),
         resume,
+        validate_every=validate_every,
     )
     try:
         result = train(config, lambda line: click.echo(line, err=True))
@@ -136,6 +145,11 @@ def format_evaluation(result: dict) -> str:
             cells.append("-" if m is None else f"{m:.3f} +- {s:.3f}")
         lines.append(f"{label:<36}" + "".join(f"{c:>22}" for c in cells))
     seeds = result["seeds"]
+    if "selected_steps" in result:
+        lines.append(
+            f"model of step {result['selected_steps']} of {result['steps']} "
+            "(best mean return on the validation seeds)"
+        )
     lines.append(
         f"reproduce: gaitsim compare {result['scenario']} --controllers {result['policy']},"
         f"zero-torque --first-seed {seeds[0]} --seeds {len(seeds)} "
@@ -150,7 +164,7 @@ def format_evaluation(result: dict) -> str:
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="A checkpoint of the run instead of its final model.",
+    help="A checkpoint of the run instead of the model chosen on validation.",
 )
 @click.option(
     "--out",

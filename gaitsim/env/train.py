@@ -7,6 +7,11 @@ on held-out seeds against the zero-torque device, and exported as a ``policy`` c
 - ``checkpoints/``: the model every ``checkpoint_every`` steps (``--resume`` continues from
   the newest);
 - ``model.zip``: the final model (stable-baselines3's format: a pickle, for training only);
+- ``best.zip`` / ``validation.json``: every ``validate_every`` steps and at the end the
+  deterministic policy is run on validation seeds (run seeds from 2001, disjoint from the
+  held-out ones) and the model with the best mean validation return is kept; that model is
+  the one exported and evaluated (RL returns swing between updates, and the last policy is
+  often not the best one; choosing on the held-out seeds would overstate it);
 - ``policy.npz`` / ``policy.toml``: the exported controller (:mod:`gaitsim.env.export`; no
   pickle), what ``gaitsim run``, ``gaitsim compare`` and the robot use;
 - ``evaluation.json``: per held-out seed, the episode's return and gait metrics under the
@@ -44,6 +49,9 @@ GAMMA = 0.995
 #: First held-out evaluation seed (training draws its run seeds at random from 2^31).
 EVAL_FIRST_SEED = 1001
 
+#: First validation seed (model selection; disjoint from the held-out seeds).
+VALIDATION_FIRST_SEED = 2001
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -62,12 +70,18 @@ class TrainConfig:
     )
     resume: bool = False
     threads: int = 1  # torch's; the simulation has the other core
+    validate_every: int = 250_000
+    validation_seeds: Sequence[int] = field(
+        default_factory=lambda: range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + 10)
+    )
 
     def __post_init__(self) -> None:
         if self.algo not in ALGORITHMS:
             raise ValueError(f"algo = {self.algo!r}: allowed: {', '.join(ALGORITHMS)}")
-        if self.steps < 1 or self.n_envs < 1 or self.checkpoint_every < 1:
-            raise ValueError("steps, n_envs and checkpoint_every must be at least 1")
+        if min(self.steps, self.n_envs, self.checkpoint_every, self.validate_every) < 1:
+            raise ValueError("steps, n_envs, checkpoint_every and validate_every must be >= 1")
+        if set(self.validation_seeds) & set(self.eval_seeds):
+            raise ValueError("validation_seeds and eval_seeds must not share a seed")
 
 
 def env_config(name: str) -> EnvConfig:
@@ -120,14 +134,16 @@ def make_algorithm(algo: str, venv: Any, seed: int) -> Any:
 
 
 def load_run(run_dir: Path, checkpoint: Path | None = None) -> tuple[Any, EnvConfig]:
-    """(model, environment) of a run folder: its final model, or ``checkpoint``."""
+    """(model, environment) of a run folder: the model chosen on validation (``best.zip``),
+    else its final model, or ``checkpoint``."""
     import stable_baselines3 as sb3
 
     try:
         run = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{run_dir}: not a gaitsim train folder ({RUN_FILE}: {exc})") from None
-    path = checkpoint or run_dir / "model.zip"
+    best = run_dir / "best.zip"
+    path = checkpoint or (best if best.is_file() else run_dir / "model.zip")
     if not path.is_file():
         raise ValueError(f"{path}: no such model (the run has not finished; give --checkpoint)")
     cls = sb3.PPO if run["algo"] == "ppo" else sb3.SAC
@@ -223,34 +239,92 @@ def train(config: TrainConfig, progress: Callable[[str], Any] = print) -> dict[s
         name_prefix=config.algo,
         save_vecnormalize=True,
     )
+    validation = _Validation(env, config, out, progress)
+
+    class Validate(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self._next = first + config.validate_every
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self._next:
+                self._next += config.validate_every
+                validation.check(self.model)
+            return True
+
     model.learn(
         total_timesteps=max(0, config.steps - model.num_timesteps),
-        callback=[saver, Progress()],
+        callback=[saver, Progress(), Validate()],
         reset_num_timesteps=False,
     )
     model.save(out / "model.zip")
     venv.close()
     train_s = time.monotonic() - started
-    progress(f"trained {model.num_timesteps} steps in {train_s:.0f} s; evaluating")
-    policy_toml = export_policy(model, env, out)
+    validation.check(model)
+    cls = sb3.PPO if config.algo == "ppo" else sb3.SAC
+    best = cls.load(out / "best.zip", device="cpu")
+    progress(
+        f"trained {model.num_timesteps} steps in {train_s:.0f} s; evaluating the model of "
+        f"step {best.num_timesteps} (best on validation)"
+    )
+    policy_toml = export_policy(best, env, out)
 
     def act(obs: np.ndarray) -> np.ndarray:
-        return model.predict(obs, deterministic=True)[0]
+        return best.predict(obs, deterministic=True)[0]
 
     result = {
         "env": env.id,
         "scenario": env.scenario,
         "algo": config.algo,
         "steps": int(model.num_timesteps),
+        "selected_steps": int(best.num_timesteps),
         "train_s": round(train_s, 1),
         "policy": str(policy_toml),
         "seeds": list(config.eval_seeds),
+        "validation_seeds": list(config.validation_seeds),
         "episode_s": env.episode_s,
         "trained": evaluate(env, act, config.eval_seeds),
         "zero_torque": evaluate(env, None, config.eval_seeds),
     }
     write_text(out / "evaluation.json", json.dumps(result, indent=1, allow_nan=False))
     return result
+
+
+class _Validation:
+    """Model selection on the validation seeds: each check runs the model's deterministic
+    policy, appends the mean return to ``validation.json`` and saves the model as
+    ``best.zip`` when it beats every earlier check (a resumed run keeps its history)."""
+
+    def __init__(
+        self, env: EnvConfig, config: TrainConfig, out: Path, progress: Callable[[str], Any]
+    ) -> None:
+        self._env, self._seeds, self._progress = env, config.validation_seeds, progress
+        self._file = out / "validation.json"
+        self._best = out / "best.zip"
+        history: dict[str, Any] = {}
+        if config.resume and self._file.is_file() and self._best.is_file():
+            history = json.loads(self._file.read_text(encoding="utf-8"))
+        if not history:
+            zero = evaluate(env, None, self._seeds)["mean"]["return"]
+            history = {"seeds": list(self._seeds), "zero_torque": zero, "checks": []}
+        self._history = history
+
+    def check(self, model: Any) -> None:
+        checks = self._history["checks"]
+        if checks and checks[-1]["steps"] == model.num_timesteps:
+            return
+        score = evaluate(
+            self._env, lambda obs: model.predict(obs, deterministic=True)[0], self._seeds
+        )["mean"]["return"]
+        best = max((c["return"] for c in checks), default=-np.inf)
+        checks.append({"steps": int(model.num_timesteps), "return": score})
+        if score > best:
+            model.save(self._best)
+        write_text(self._file, json.dumps(self._history, indent=1, allow_nan=False))
+        self._progress(
+            f"validation at {model.num_timesteps} steps: return {score:.3f} "
+            f"(best {max(score, best):.3f}, zero torque {self._history['zero_torque']:.3f})"
+        )
 
 
 def evaluate(
