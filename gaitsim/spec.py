@@ -12,8 +12,17 @@ import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
-from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+from types import MappingProxyType, UnionType
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+)
 
 from pydantic import (
     AfterValidator,
@@ -238,13 +247,190 @@ class Device(_Frozen):
         return self
 
 
+Distance = Annotated[float, Field(ge=0.0, le=10_000.0)]  # m along the walk
+Time = Annotated[float, Field(ge=0.0, le=3600.0)]  # s from the start of the run
+
+
+class _Element(_Frozen):
+    """A course element. Positions ``at_m`` are distances along the walk from the pelvis's
+    start (on a treadmill: along the belt, so projected elements come towards the patient
+    with it); times ``at_s`` are from the start of the run."""
+
+    #: physical elements collide (built into the model, overground only); virtual ones are
+    #: projected and scored from the feet's geometry (DESIGN: as a force plate or camera would)
+    physical: ClassVar[bool] = False
+
+
+class Curb(_Element):
+    """A step in the ground at ``at_m``: up by ``height_m`` (> 0) or down (< 0)."""
+
+    kind: Literal["curb"]
+    at_m: Distance
+    height_m: Annotated[float, Field(ge=-0.3, le=0.3)]
+    physical: ClassVar[bool] = True
+
+
+class Box(_Element):
+    """A box to step over: ``length_m`` along the walk, ``height_m`` high, from ``at_m``."""
+
+    kind: Literal["box"]
+    at_m: Distance
+    length_m: Annotated[float, Field(gt=0.0, le=2.0)]
+    height_m: Annotated[float, Field(gt=0.0, le=0.4)]
+    physical: ClassVar[bool] = True
+
+
+class Slope(_Element):
+    """A ramp from ``at_m`` over ``length_m`` at ``grade`` (rise over run; < 0 downhill); the
+    ground stays at the height it reached. ADA ramps are at most 1:12 (0.083)."""
+
+    kind: Literal["slope"]
+    at_m: Distance
+    length_m: Annotated[float, Field(gt=0.0, le=100.0)]
+    grade: Annotated[float, Field(ge=-0.3, le=0.3)]
+    physical: ClassVar[bool] = True
+
+
+class Stairs(_Element):
+    """``steps`` steps from ``at_m``, each ``rise_m`` (< 0: down) and ``tread_m`` deep."""
+
+    kind: Literal["stairs"]
+    at_m: Distance
+    steps: Annotated[int, Field(ge=1, le=30)]
+    rise_m: Annotated[float, Field(ge=-0.25, le=0.25)]
+    tread_m: Annotated[float, Field(ge=0.2, le=1.0)]
+    physical: ClassVar[bool] = True
+
+
+class Uneven(_Element):
+    """An uneven patch: tiles of ``tile_m`` from ``at_m`` over ``length_m``, each raised by a
+    seeded uniform draw in [0, ``amplitude_m``]."""
+
+    kind: Literal["uneven"]
+    at_m: Distance
+    length_m: Annotated[float, Field(gt=0.0, le=100.0)]
+    amplitude_m: Annotated[float, Field(gt=0.0, le=0.1)]
+    tile_m: Annotated[float, Field(ge=0.05, le=1.0)] = 0.2
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    physical: ClassVar[bool] = True
+
+
+class Obstacle(_Element):
+    """A projected obstacle zone from ``at_m`` over ``length_m``: avoided when no foot touches
+    the ground inside it. It appears ``response_time_s`` before the leading foot would reach
+    it at the walking speed (the available response time, ART; REFERENCES 7: contacts are rare
+    above ~450 ms and rise below)."""
+
+    kind: Literal["obstacle"]
+    at_m: Distance
+    length_m: Annotated[float, Field(gt=0.0, le=2.0)]
+    response_time_s: Annotated[float, Field(gt=0.0, le=30.0)] = 3.0
+
+
+class Target(_Element):
+    """A projected stepping target from ``at_m`` over ``length_m``: hit when the foot of a
+    step lands inside it (its centre of pressure at mid-stance, REFERENCES 7), by the foot of
+    ``side`` when given, else by whichever foot lands nearest it. Appears like an obstacle."""
+
+    kind: Literal["target"]
+    at_m: Distance
+    length_m: Annotated[float, Field(gt=0.0, le=1.0)]
+    side: Side | None = None
+    response_time_s: Annotated[float, Field(gt=0.0, le=30.0)] = 3.0
+
+
+class Pedestrian(_Element):
+    """A virtual pedestrian crossing the path at ``at_m``: on the path (a zone ``width_m``
+    along it) for ``crossing_s`` centred on ``at_s``; hit when the patient's pelvis or a
+    foot's ground contact is inside its zone meanwhile."""
+
+    kind: Literal["pedestrian"]
+    at_m: Distance
+    at_s: Time
+    width_m: Annotated[float, Field(gt=0.0, le=3.0)] = 0.6
+    crossing_s: Annotated[float, Field(gt=0.0, le=30.0)] = 1.5
+
+
+class WalkingArea(_Element):
+    """A projected walking area ``length_m`` long, centred on the pelvis at ``at_s``, that
+    then moves for ``duration_s`` at ``speed_m_s`` relative to the ground (on a treadmill: to
+    the treadmill's frame, so the patient walks faster or slower than the belt to stay in it,
+    as in the C-Mill's speed-adaptation task; Timmermans 2016). Scored as the fraction of the
+    time the pelvis stays inside."""
+
+    kind: Literal["walking_area"]
+    at_s: Time
+    duration_s: Annotated[float, Field(gt=0.0, le=600.0)]
+    length_m: Annotated[float, Field(gt=0.0, le=5.0)] = 1.0
+    speed_m_s: Annotated[float, Field(ge=-1.0, le=3.0)] = 0.0
+
+
+class BeltSpeed(_Element):
+    """A perturbation of a treadmill: from ``at_s`` the belt speed ramps to ``speed_m_s``
+    over ``ramp_s``."""
+
+    kind: Literal["belt_speed"]
+    at_s: Time
+    speed_m_s: Annotated[float, Field(ge=0.0, le=3.0)]
+    ramp_s: Annotated[float, Field(ge=0.0, le=10.0)] = 0.5
+
+
+class Push(_Element):
+    """A push on the pelvis at ``at_s``: ``force_n`` forward (< 0 backward) for
+    ``duration_s``."""
+
+    kind: Literal["push"]
+    at_s: Time
+    force_n: Annotated[float, Field(ge=-500.0, le=500.0)]
+    duration_s: Annotated[float, Field(gt=0.0, le=2.0)] = 0.1
+
+
+CourseElement = Annotated[
+    Curb
+    | Box
+    | Slope
+    | Stairs
+    | Uneven
+    | Obstacle
+    | Target
+    | Pedestrian
+    | WalkingArea
+    | BeltSpeed
+    | Push,
+    Field(discriminator="kind"),
+]
+
+
 class Course(_Frozen):
     """Where the patient walks: flat ground, or a treadmill whose belt runs backwards at
-    ``belt_speed_m_s`` (the patient walks in place; gait metrics are taken on the belt)."""
+    ``belt_speed_m_s`` (the patient walks in place; gait metrics are taken on the belt), with
+    ``elements`` along the way (``course.elements``, an array of tables with a ``kind``).
+
+    Physical elements (curb, box, slope, stairs, uneven) are built into the model and need
+    an overground course (a treadmill's belt runs under its frame); they may not overlap and
+    never take the ground below its start level."""
 
     kind: Literal["overground", "treadmill"] = "overground"
     friction: Annotated[float, Field(gt=0.0, le=2.0)] = 0.9  # stiction mu, Geyer & Herr 2010
     belt_speed_m_s: Annotated[float, Field(ge=0.0, le=3.0)] = 0.5
+    elements: Annotated[tuple[CourseElement, ...], Field(strict=False)] = ()
+
+    @model_validator(mode="after")
+    def _elements_fit(self) -> Course:
+        from gaitsim.model.terrain import ground_profile
+
+        physical = [e for e in self.elements if e.physical]
+        if physical and self.kind != "overground":
+            raise ValueError(
+                f"a {physical[0].kind} is physical and needs kind = 'overground' (a treadmill's "
+                "belt runs under its frame; project an obstacle instead)"
+            )
+        if self.kind == "overground":
+            for e in self.elements:
+                if isinstance(e, BeltSpeed):
+                    raise ValueError("a belt_speed perturbation needs kind = 'treadmill'")
+        ground_profile(self.elements)  # overlaps and a ground below the start raise
+        return self
 
 
 class Controller(_Frozen):
@@ -341,6 +527,13 @@ def _field_at(loc: tuple[Any, ...]) -> tuple[Any, list[Any]]:
     tp: Any = Scenario
     meta: list[Any] = []
     for part in loc:
+        members = _tagged_members(tp)
+        if members:  # a union tagged by "kind": the part is the tag
+            tp = next(
+                (m for m in members if get_args(m.model_fields["kind"].annotation) == (part,)), None
+            )
+            meta = []
+            continue
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if part not in tp.model_fields:
                 return None, []
@@ -371,16 +564,50 @@ def _bounds(loc: tuple[Any, ...]) -> str | None:
     return f"{lo}value{hi}" if lo or hi else None
 
 
+def _path(loc: tuple[Any, ...]) -> str:
+    """``course.elements[0].height_m`` for a location (array items as [i], the tag of a
+    tagged union left out: the item's ``kind`` names it)."""
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif i > 0 and isinstance(loc[i - 1], int) and _is_tag(loc[: i + 1]):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _tagged_members(tp: Any) -> list[type[BaseModel]]:
+    """The models of a union tagged by ``kind`` (course elements), else []."""
+    if get_origin(tp) not in (Union, UnionType):
+        return []
+    return [a for a in get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)]
+
+
+def _is_tag(loc: tuple[Any, ...]) -> bool:
+    tp, _ = _field_at(loc[:-1])
+    return bool(_tagged_members(tp))
+
+
 def _describe(err: Mapping[str, Any], source: str) -> str:
     loc = tuple(err["loc"])
     is_key = loc[-1:] == ("[key]",)  # a bad key of a dict (side, muscle, joint)
     loc = loc[:-1] if is_key else loc
-    path = ".".join(str(p) for p in loc) or "(top level)"
+    path = _path(loc)
     value = err.get("input")
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(loc)
         where = "" if allowed is None else f"; allowed keys: {', '.join(allowed)}"
         return f"{source}: {path}: unknown key{where}"
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        ctx = err.get("ctx", {})
+        tp, _ = _field_at(loc)
+        kinds = [get_args(m.model_fields["kind"].annotation)[0] for m in _tagged_members(tp)]
+        expected = ", ".join(repr(k) for k in kinds) or ctx.get("expected_tags", "")
+        tag = ctx.get("tag")
+        got = f" = {tag!r}" if tag is not None else ": missing"
+        return f"{source}: {path}.kind{got}; allowed: {expected}"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "literal_error":
         msg = f"{'unknown key' if is_key else 'not allowed'}; allowed: {err['ctx']['expected']}"

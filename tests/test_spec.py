@@ -298,3 +298,41 @@ def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ScenarioError, match="binary.toml"):
         spec.load(binary)
+
+
+@pytest.mark.parametrize(
+    ("course", "needle"),
+    [
+        ({"elements": [{"kind": "wall", "at_m": 1.0}]}, "course.elements[0].kind = 'wall'"),
+        ({"elements": [{"at_m": 1.0}]}, "course.elements[0].kind: missing; allowed: 'curb'"),
+        (
+            {"elements": [{"kind": "box", "at_m": 1.0, "length_m": 0.2, "height_m": 0.9}]},
+            "course.elements[0].height_m = 0.9: out of range; allowed: 0.0 < value <= 0.4",
+        ),
+        (
+            {"elements": [{"kind": "curb", "at_m": 1.0, "height_m": -0.1}]},
+            "elements[0] (curb at 1 m) takes the ground 0.1 m below its start level",
+        ),
+        (
+            {
+                "elements": [
+                    {"kind": "box", "at_m": 1.0, "length_m": 1.0, "height_m": 0.1},
+                    {"kind": "curb", "at_m": 1.5, "height_m": 0.1},
+                ]
+            },
+            "elements[1] (curb at 1.5 m) overlaps elements[0] (box from 1 to 2 m)",
+        ),
+        (
+            {"kind": "treadmill", "elements": [{"kind": "curb", "at_m": 1.0, "height_m": 0.1}]},
+            "a curb is physical and needs kind = 'overground'",
+        ),
+        (
+            {"elements": [{"kind": "belt_speed", "at_s": 1.0, "speed_m_s": 1.0}]},
+            "a belt_speed perturbation needs kind = 'treadmill'",
+        ),
+    ],
+)
+def test_course_element_errors_name_the_element(course, needle):
+    with pytest.raises(spec.ScenarioError) as err:
+        spec.from_dict({"course": course})
+    assert needle in str(err.value)

@@ -16,6 +16,7 @@ from gaitsim.model import muscles as M
 from gaitsim.model.body import body_spec
 from gaitsim.model.devices import DEVICE_PREFIX, BuiltDevice, add_modules, built_device
 from gaitsim.model.impairment import muscle_settings
+from gaitsim.model.terrain import add_terrain, ground_profile
 from gaitsim.spec import Course, Device, Patient, Scenario
 
 
@@ -41,13 +42,15 @@ BELT_HALF_LENGTH_M = 3600.0 * 3.0 + 10.0
 BELT_MASS_KG = 1000.0
 BELT_SPEED_GAIN = 1.0e5
 BELT_JOINT = "treadmill_belt"
+TERRAIN_RGBA = [0.72, 0.66, 0.55, 1]
 BELT_DRIVE = "treadmill_drive"
 
 
 def add_course(spec: mujoco.MjSpec, course: Course) -> None:
-    """The ground the feet touch, with the course's friction: a plane, or a treadmill belt
-    (a heavy slab on a slide joint, driven backwards at the belt speed). Either collision geom
-    is named ``floor`` (the feet's contact sensors name it)."""
+    """The ground the feet touch, with the course's friction: a plane with the course's
+    physical elements on it (``gaitsim.model.terrain``), or a treadmill belt (a heavy slab on
+    a slide joint, driven backwards at the belt speed). The ground's geoms belong to the body
+    the feet's contact sensors name (:func:`ground_body`)."""
     ground = {
         "contype": 1,
         "conaffinity": 2,
@@ -59,6 +62,7 @@ def add_course(spec: mujoco.MjSpec, course: Course) -> None:
         spec.worldbody.add_geom(
             name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.5], **ground
         )
+        add_terrain(spec, ground_profile(course.elements), {**ground, "rgba": TERRAIN_RGBA})
     else:
         spec.worldbody.add_geom(  # the room around the treadmill: seen, never touched
             name="ground",
@@ -88,6 +92,11 @@ def add_course(spec: mujoco.MjSpec, course: Course) -> None:
             spec, BELT_DRIVE, BELT_JOINT, (-BELT_SPEED_GAIN * speed, 0.0, -BELT_SPEED_GAIN)
         )
     spec.worldbody.add_light(pos=[0, 0, 4], dir=[0, 0, -1], castshadow=False)
+
+
+def ground_body(course: Course) -> str:
+    """The body whose geoms are the ground: the world (plane and terrain) or the belt."""
+    return "world" if course.kind == "overground" else BELT_JOINT
 
 
 def belt_speed_m_s(model: mujoco.MjModel) -> float | None:
@@ -145,18 +154,19 @@ FOOT_VERTICAL_FORCE = 3
 FOOT_COP = slice(4, 7)
 
 
-def add_foot_sensors(spec: mujoco.MjSpec) -> None:
+def add_foot_sensors(spec: mujoco.MjSpec, course: Course) -> None:
     """One MuJoCo contact sensor per foot: net ground force and centre of pressure, world frame.
 
     What an instrumented treadmill's force plate or an insole measures; read from sensordata
-    so no Python loop over contacts runs on the hot path.
+    so no Python loop over contacts runs on the hot path. It sums the foot's contacts with
+    every geom of the ground's body (the floor, a curb, a stair).
     """
     for side in C.SIDES:
         spec.add_sensor(
             name=C.model_name("foot_grf", side),
             type=mujoco.mjtSensor.mjSENS_CONTACT,
-            objtype=mujoco.mjtObj.mjOBJ_GEOM,
-            objname="floor",
+            objtype=mujoco.mjtObj.mjOBJ_BODY,
+            objname=ground_body(course),
             reftype=mujoco.mjtObj.mjOBJ_BODY,
             refname=C.model_name("foot", side),
             intprm=[1 | 2 | 16, 3, 1],  # data = found|force|pos, reduce = netforce, num = 1
@@ -250,7 +260,7 @@ def build_model(
         if device.kind == "gait-trainer":
             add_trainer(spec, device, patient.mass_kg)
     add_course(spec, course)
-    add_foot_sensors(spec)  # after the course: a foot's contact sensor names the floor
+    add_foot_sensors(spec, course)  # after the course: a foot's sensor names the ground
     add_patient_sensors(spec)
     set_options(spec, physics_step_s)
     set_passive_stiffness(spec, patient)

@@ -1,0 +1,280 @@
+"""Scoring a course from a Trace, as the clinic's force plate or camera would: per element
+hit or avoided, hit or missed, crossed or not, and a session score.
+
+Operational definitions (REFERENCES 7; Timmermans et al. 2016, Heeren et al. 2013):
+
+- a foot *touches* the ground inside a zone when, while loaded (the gait events' hysteresis on
+  its vertical force, ``gaitsim.metrics.events``), the part of it on the ground overlaps the
+  zone: the span between its heel and toe contact points where both are within
+  ``CONTACT_TOL_M`` of the ground, the one that is, else its centre of pressure;
+- an **obstacle** (projected zone) is *avoided* when no foot touches inside it, else *hit*;
+- a **target** is *hit* when a step lands in it: the step's centre of pressure at mid-stance
+  (halfway between heel strike and toe-off) lies inside; the step judged is the nearest
+  landing of the target's foot (``side``) or, without one, of either foot, which then
+  counts the target for that leg;
+- a **pedestrian** is *hit* when, while it is on the path, the pelvis is inside its zone or
+  a foot touches inside it;
+- a **box** is *hit* when a heel or toe contact point comes within ``CONTACT_TOL_M`` of it
+  (touching its top or its face), else *avoided*; curbs, slopes, stairs and uneven patches
+  are *crossed* when the pelvis passes their end, *failed* when the run fell on them;
+- a **walking area** scores the fraction of its time the pelvis stays inside.
+
+Positions are along the course: on a treadmill relative to the belt (projected elements
+ride on it), except walking areas, which move in the treadmill's frame. An element the run
+never reached (it ended first) is *not reached* and left out of the success rates. The
+response time an obstacle or target gave is measured from its ``course_appear`` event to
+the first time a toe passes its near edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from gaitsim.constants import SIDES
+from gaitsim.metrics.events import detect_events
+from gaitsim.model.terrain import ground_height, ground_profile
+from gaitsim.sim.trace import Trace
+from gaitsim.spec import Course
+
+#: A contact point (lowest point of the heel or toe sphere) this close to the ground touches it.
+CONTACT_TOL_M = 0.01
+
+#: Results of an element, by kind.
+OUTCOMES = ("avoided", "hit", "missed", "crossed", "failed", "scored", "not_reached")
+
+
+def course_of(trace: Trace) -> Course:
+    """The course of the trace's scenario (``meta["scenario"]["course"]``)."""
+    data = trace.meta.get("scenario", {}).get("course", {})
+    return Course.model_validate(data)
+
+
+def _along(trace: Trace, x: np.ndarray) -> np.ndarray:
+    """World x -> position along the course (relative to a treadmill's belt)."""
+    return x - np.asarray(trace["belt_pos_m"], float) if "belt_pos_m" in trace else x
+
+
+def foot_spans(trace: Trace, course: Course) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per side, (lo, hi) along the course (T,) of the foot's part on the ground; NaN where
+    the foot is not loaded."""
+    events = detect_events(trace)
+    profile = ground_profile(course.elements)
+    out = {}
+    for side in SIDES:
+        lo = np.full(len(trace), np.nan)
+        hi = np.full(len(trace), np.nan)
+        loaded = events[side].loaded
+        heel, toe = trace[f"heel_{side}_pos_m"], trace[f"toe_{side}_pos_m"]
+        points = []
+        for p in (heel, toe):
+            x = np.asarray(p[:, 0], float)
+            near = p[:, 2] - ground_height(profile, x) < CONTACT_TOL_M
+            points.append((_along(trace, x), near & loaded))
+        (hx, hn), (tx, tn) = points
+        cop = _along(trace, np.asarray(trace[f"cop_{side}_m"][:, 0], float))
+        lo = np.where(hn, hx, np.where(tn, tx, np.where(loaded, cop, np.nan)))
+        hi = np.where(tn, tx, np.where(hn, hx, np.where(loaded, cop, np.nan)))
+        out[side] = (np.minimum(lo, hi), np.maximum(lo, hi))
+    return out
+
+
+def _touches(spans: Mapping[str, tuple[np.ndarray, np.ndarray]], a: float, b: float) -> np.ndarray:
+    """(T,) a foot touches the ground inside [a, b]."""
+    hit = np.zeros(len(next(iter(spans.values()))[0]), bool)
+    for lo, hi in spans.values():
+        with np.errstate(invalid="ignore"):
+            hit |= (hi >= a) & (lo <= b)
+    return hit
+
+
+def landings(trace: Trace) -> dict[str, list[tuple[float, float]]]:
+    """Per side, (time of heel strike, centre of pressure along the course at mid-stance)
+    of each step with a heel strike and a toe-off."""
+    events = detect_events(trace)
+    out: dict[str, list[tuple[float, float]]] = {}
+    for side in SIDES:
+        ev = events[side]
+        cop = _along(trace, np.asarray(trace[f"cop_{side}_m"][:, 0], float))
+        steps = []
+        for hs in ev.heel_strike_idx:
+            after = ev.toe_off_idx[ev.toe_off_idx > hs]
+            if after.size:
+                steps.append((float(trace.time_s[hs]), float(cop[(hs + after[0]) // 2])))
+        out[side] = steps
+    return out
+
+
+def score_course(trace: Trace) -> dict[str, Any] | None:
+    """Per element its outcome, and the session's success rates (None: no elements)."""
+    course = course_of(trace)
+    if not course.elements:
+        return None
+    time_s = np.asarray(trace.time_s, float)
+    pelvis_world = np.asarray(trace["pelvis_pos_m"][:, 0], float)
+    pelvis = _along(trace, pelvis_world)
+    fell = trace.meta.get("termination", {}).get("reason") == "fall"
+    end_s = float(time_s[-1])
+    spans = foot_spans(trace, course)
+    toes = np.maximum(*(_along(trace, trace[f"toe_{s}_pos_m"][:, 0]) for s in SIDES))
+    steps = landings(trace)
+    appeared = {
+        int(e.detail["element"]): e.time_s for e in trace.events if e.kind == "course_appear"
+    }
+    contact_points = [
+        np.asarray(trace[f"{part}_{s}_pos_m"], float) for s in SIDES for part in ("heel", "toe")
+    ]
+    rows = []
+    for i, e in enumerate(course.elements):
+        row: dict[str, Any] = {"element": i, "kind": e.kind}
+        if hasattr(e, "at_m"):
+            row["at_m"] = e.at_m
+        if e.kind in ("obstacle", "target", "box", "curb", "slope", "stairs", "uneven"):
+            length = 0.0 if e.kind == "curb" else _length(e)
+            end_m = e.at_m + length
+            passed = np.flatnonzero(pelvis > end_m)
+            reached = np.flatnonzero(toes >= e.at_m)
+            if e.kind in ("obstacle", "target") and reached.size and i in appeared:
+                row["appeared_s"] = appeared[i]
+                row["response_time_s"] = float(time_s[reached[0]]) - appeared[i]
+            if e.kind == "obstacle":
+                hit = _touches(spans, e.at_m, end_m)
+                if hit.any():
+                    row.update(outcome="hit", time_s=float(time_s[np.argmax(hit)]))
+                elif passed.size:
+                    row.update(outcome="avoided", time_s=float(time_s[passed[0]]))
+                else:
+                    row["outcome"] = "not_reached"
+            elif e.kind == "target":
+                row.update(_target(e, steps))
+            elif e.kind == "box":
+                touched = np.zeros(len(time_s), bool)
+                for p in contact_points:
+                    px = _along(trace, p[:, 0])
+                    touched |= (
+                        (px >= e.at_m - CONTACT_TOL_M)
+                        & (px <= end_m + CONTACT_TOL_M)
+                        & (p[:, 2] < e.height_m + CONTACT_TOL_M)
+                    )
+                if touched.any():
+                    row.update(outcome="hit", time_s=float(time_s[np.argmax(touched)]))
+                elif passed.size:
+                    row.update(outcome="avoided", time_s=float(time_s[passed[0]]))
+                else:
+                    row["outcome"] = "failed" if fell and reached.size else "not_reached"
+            else:
+                if passed.size:
+                    row.update(outcome="crossed", time_s=float(time_s[passed[0]]))
+                else:
+                    row["outcome"] = "failed" if fell and reached.size else "not_reached"
+        elif e.kind == "pedestrian":
+            t0, t1 = e.at_s - e.crossing_s / 2, e.at_s + e.crossing_s / 2
+            a, b = e.at_m - e.width_m / 2, e.at_m + e.width_m / 2
+            during = (time_s >= t0) & (time_s <= t1)
+            inside = during & (((pelvis >= a) & (pelvis <= b)) | _touches(spans, a, b))
+            if inside.any():
+                row.update(outcome="hit", time_s=float(time_s[np.argmax(inside)]))
+            elif end_s >= t1:
+                row["outcome"] = "avoided"
+            else:
+                row["outcome"] = "not_reached"
+        elif e.kind == "walking_area":
+            row.update(_walking_area(e, time_s, pelvis_world))
+        else:  # perturbations are applied, not scored
+            continue
+        rows.append(row)
+    return {"elements": rows, **_rates(rows)}
+
+
+def _length(e: Any) -> float:
+    return e.steps * e.tread_m if e.kind == "stairs" else float(e.length_m)
+
+
+def _target(e: Any, steps: Mapping[str, list[tuple[float, float]]]) -> dict[str, Any]:
+    centre = e.at_m + e.length_m / 2
+    sides = (e.side,) if e.side is not None else SIDES
+    best: tuple[float, str, float, float] | None = None
+    for side in sides:
+        for t, x in steps[side]:
+            d = abs(x - centre)
+            if best is None or d < best[0]:
+                best = (d, side, t, x)
+    if best is None:
+        return {"outcome": "not_reached", "side": e.side}
+    _, side, t, x = best
+    inside = e.at_m <= x <= e.at_m + e.length_m
+    return {
+        "outcome": "hit" if inside else "missed",
+        "side": side,
+        "time_s": t,
+        "landing_m": x,
+        "error_m": x - centre,
+    }
+
+
+def _walking_area(e: Any, time_s: np.ndarray, pelvis_x: np.ndarray) -> dict[str, Any]:
+    during = (time_s >= e.at_s) & (time_s <= e.at_s + e.duration_s)
+    if not during.any() or time_s[-1] < e.at_s + e.duration_s:
+        return {"outcome": "not_reached"}
+    start = int(np.argmax(during))
+    centre = pelvis_x[start] + e.speed_m_s * (time_s[during] - time_s[start])
+    inside = np.abs(pelvis_x[during] - centre) <= e.length_m / 2
+    return {"outcome": "scored", "inside_fraction": float(inside.mean())}
+
+
+def _rate(rows: list[dict[str, Any]], good: str) -> dict[str, Any]:
+    judged = [r for r in rows if r["outcome"] != "not_reached"]
+    n_good = sum(r["outcome"] == good for r in judged)
+    return {
+        "n": len(rows),
+        "judged": len(judged),
+        good: n_good,
+        "success_rate": n_good / len(judged) if judged else None,
+    }
+
+
+def _rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_kind.setdefault(r["kind"], []).append(r)
+    out: dict[str, Any] = {}
+    if "obstacle" in by_kind:
+        out["obstacles"] = _rate(by_kind["obstacle"], "avoided")
+    if "target" in by_kind:
+        targets = by_kind["target"]
+        out["targets"] = {
+            "all": _rate(targets, "hit"),
+            **{s: _rate([r for r in targets if r.get("side") == s], "hit") for s in SIDES},
+        }
+    if "pedestrian" in by_kind:
+        out["pedestrians"] = _rate(by_kind["pedestrian"], "avoided")
+    if "box" in by_kind:
+        out["boxes"] = _rate(by_kind["box"], "avoided")
+    terrain = [r for k in ("curb", "slope", "stairs", "uneven") for r in by_kind.get(k, [])]
+    if terrain:
+        out["terrain"] = _rate(terrain, "crossed")
+    if "walking_area" in by_kind:
+        fractions = [
+            r["inside_fraction"] for r in by_kind["walking_area"] if "inside_fraction" in r
+        ]
+        out["walking_areas"] = {
+            "n": len(by_kind["walking_area"]),
+            "inside_fraction": float(np.mean(fractions)) if fractions else None,
+        }
+    # the session score: successes over all judged pass/fail elements
+    judged = [r for r in rows if r["outcome"] in ("avoided", "hit", "missed", "crossed", "failed")]
+    good = [
+        r
+        for r in judged
+        if (r["kind"] == "target" and r["outcome"] == "hit")
+        or (r["kind"] != "target" and r["outcome"] in ("avoided", "crossed"))
+    ]
+    out["session"] = {
+        "judged": len(judged),
+        "successes": len(good),
+        "score_pct": 100.0 * len(good) / len(judged) if judged else None,
+        "not_reached": sum(r["outcome"] == "not_reached" for r in rows),
+    }
+    return out

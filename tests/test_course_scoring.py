@@ -1,0 +1,84 @@
+"""Course scoring on crafted traces: feet placed exactly where each case needs them."""
+
+import pytest
+from course_traces import FOOT_M, crafted, walk
+
+from gaitsim.metrics.course import score_course
+from gaitsim.sim.trace import Event
+
+
+def _outcomes(score):
+    return [r["outcome"] for r in score["elements"]]
+
+
+def test_obstacle_hit_only_when_a_foot_touches_inside_the_zone():
+    steps = walk(10)  # heels at 0, 0.6, 1.2, ... feet 0.25 long
+    elements = [
+        {"kind": "obstacle", "at_m": 1.5, "length_m": 0.25},  # between feet at 1.2-1.45, 1.8
+        {"kind": "obstacle", "at_m": 1.40, "length_m": 0.3},  # touched by the toe at 1.45
+        {"kind": "obstacle", "at_m": 1.46, "length_m": 0.33},  # 1.46..1.79: free
+        {"kind": "obstacle", "at_m": 1.45, "length_m": 0.1},  # the toe's tip at 1.45
+        {"kind": "obstacle", "at_m": 40.0, "length_m": 0.3},  # never reached
+    ]
+    score = score_course(crafted(steps, elements, 6.0))
+    assert _outcomes(score) == ["avoided", "hit", "avoided", "hit", "not_reached"]
+    assert score["obstacles"] == {"n": 5, "judged": 4, "avoided": 2, "success_rate": 0.5}
+
+
+def test_target_hit_only_when_the_foot_lands_inside_and_reported_per_leg():
+    steps = walk(8)  # mid-stance CoP at k 0.6 + 0.125
+    elements = [
+        {"kind": "target", "at_m": 1.2, "length_m": 0.3},  # CoP 1.325 (left, k=2): inside
+        {"kind": "target", "at_m": 1.8 + FOOT_M / 2 + 0.01, "length_m": 0.3},  # just past
+        {"kind": "target", "at_m": 0.55, "length_m": 0.2, "side": "right"},  # 0.725: right
+        {"kind": "target", "at_m": 2.95, "length_m": 0.2, "side": "left"},  # 3.125 is right's
+    ]
+    score = score_course(crafted(steps, elements, 6.0))
+    rows = score["elements"]
+    assert _outcomes(score) == ["hit", "missed", "hit", "missed"]
+    assert [r["side"] for r in rows] == ["left", "right", "right", "left"]
+    assert rows[1]["error_m"] == pytest.approx(-0.16, abs=1e-9)
+    assert score["targets"]["left"]["hit"] == 1 and score["targets"]["left"]["judged"] == 2
+    assert score["targets"]["right"]["success_rate"] == 0.5
+
+
+def test_treadmill_positions_are_on_the_belt_and_response_time_is_measured():
+    # on a 1 m/s belt the patient walks in place: the feet land at the same world x while
+    # their positions along the belt advance as overground
+    steps = walk(8)  # positions along the belt: crafted() adds its displacement
+    trace = crafted(
+        steps,
+        [{"kind": "obstacle", "at_m": 1.5, "length_m": 0.25}],
+        5.0,
+        treadmill_speed_m_s=1.0,
+        events=(Event(0.6, "course_appear", {"element": 0}),),
+    )
+    row = score_course(trace)["elements"][0]
+    assert row["outcome"] == "avoided"
+    # the first toe past the near edge: the right foot landing at 1.8 m at 2.15 s
+    assert row["response_time_s"] == pytest.approx(2.15 - 0.6, abs=0.006)
+
+
+def test_pedestrian_walking_area_boxes_and_terrain():
+    steps = walk(10)
+    elements = [
+        {"kind": "pedestrian", "at_m": 2.0, "at_s": 2.0, "width_m": 0.6},  # pelvis at 2 m
+        {"kind": "pedestrian", "at_m": 5.0, "at_s": 1.0, "width_m": 0.6},  # long gone
+        {"kind": "walking_area", "at_s": 1.0, "duration_s": 2.0, "speed_m_s": 1.0},
+        {"kind": "walking_area", "at_s": 1.0, "duration_s": 2.0, "speed_m_s": 0.0},
+        {"kind": "box", "at_m": 1.5, "length_m": 0.25, "height_m": 0.05},  # stepped over
+        {"kind": "box", "at_m": 2.5, "length_m": 0.25, "height_m": 0.05},  # toe at 2.65
+        {"kind": "curb", "at_m": 3.0, "height_m": 0.05},
+    ]
+    score = score_course(crafted(steps, elements, 6.0))
+    assert _outcomes(score) == ["hit", "avoided", "scored", "scored", "avoided", "hit", "crossed"]
+    areas = score["elements"][2:4]
+    assert areas[0]["inside_fraction"] == 1.0
+    # standing still area, pelvis at 1 m/s: inside for the first 0.5 s of 2 s
+    assert areas[1]["inside_fraction"] == pytest.approx(0.25, abs=0.01)
+    assert score["session"]["judged"] == 5 and score["session"]["successes"] == 3
+    assert score["boxes"]["success_rate"] == 0.5
+
+
+def test_no_elements_no_score():
+    assert score_course(crafted(walk(4), [], 3.0)) is None
