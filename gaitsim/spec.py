@@ -401,6 +401,21 @@ CourseElement = Annotated[
 ]
 
 
+class CourseGenerator(_Frozen):
+    """A random course (``gaitsim.courses``): ``count`` elements of ``kind`` at
+    ``difficulty`` from ``start_m``, drawn from ``seed``; sized to the patient's leg."""
+
+    kind: Literal["obstacles", "targets", "terrain"]
+    difficulty: Fraction = 0.5
+    count: Annotated[int, Field(ge=1, le=500)] = 30
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    start_m: Distance = 3.0
+
+
+#: Leg length (hip height) as a fraction of body height (Winter 2009), for course sizes.
+LEG_PER_HEIGHT = 0.530
+
+
 class Course(_Frozen):
     """Where the patient walks: flat ground, or a treadmill whose belt runs backwards at
     ``belt_speed_m_s`` (the patient walks in place; gait metrics are taken on the belt), with
@@ -414,6 +429,8 @@ class Course(_Frozen):
     friction: Annotated[float, Field(gt=0.0, le=2.0)] = 0.9  # stiction mu, Geyer & Herr 2010
     belt_speed_m_s: Annotated[float, Field(ge=0.0, le=3.0)] = 0.5
     elements: Annotated[tuple[CourseElement, ...], Field(strict=False)] = ()
+    #: a generated course: expanded into ``elements`` when the scenario loads
+    generate: CourseGenerator | None = None
 
     @model_validator(mode="after")
     def _elements_fit(self) -> Course:
@@ -498,6 +515,37 @@ class Scenario(_Frozen):
     course: Course = Field(default_factory=Course)
     controller: Controller = Field(default_factory=Controller)
     run: Run = Field(default_factory=Run)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _generated_course(cls, data: Any) -> Any:
+        """Expand ``course.generate`` into the course's elements, sized to the patient (a
+        saved scenario carries both; they must agree)."""
+        if not isinstance(data, Mapping):
+            return data
+        course = data.get("course")
+        if not isinstance(course, Mapping) or not isinstance(course.get("generate"), Mapping):
+            return data
+        from gaitsim.courses import generate
+
+        try:
+            gen = CourseGenerator.model_validate(course["generate"])
+        except ValidationError:
+            return data  # reported with its path by the course's own validation
+        patient = data.get("patient", {})
+        height = patient.get("height_m", 1.75) if isinstance(patient, Mapping) else 1.75
+        if not isinstance(height, int | float):
+            return data  # the patient's own check reports it
+        elements = generate(
+            gen.kind, gen.difficulty, gen.count, gen.seed, LEG_PER_HEIGHT * height, gen.start_m
+        )
+        given = course.get("elements")
+        if given and list(given) != elements:
+            raise ValueError(
+                "course: give elements or generate, not both (a saved scenario's elements "
+                "must be those its generator makes)"
+            )
+        return {**data, "course": {**course, "elements": elements}}
 
     @model_validator(mode="after")
     def _trainer_on_a_treadmill(self) -> Scenario:
@@ -680,6 +728,7 @@ __all__ = [
     "Contracture",
     "Controller",
     "Course",
+    "CourseGenerator",
     "Device",
     "DeviceSensing",
     "Module",
