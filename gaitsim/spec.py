@@ -450,6 +450,20 @@ class Course(_Frozen):
         return self
 
 
+class CoursePlanner(_Frozen):
+    """The patient's supraspinal course planner (``gaitsim.neural.supraspinal``): gains and
+    limits of its step-length and swing-height adjustments; ``enabled = false`` walks the
+    course blind (the reflexes alone)."""
+
+    enabled: bool = True
+    step_gain: Annotated[float, Field(ge=0.0, le=3.0)] = 0.8
+    lift_rad_per_m: Annotated[float, Field(ge=0.0, le=20.0)] = 4.0
+    margin_m: Annotated[float, Field(ge=0.0, le=0.3)] = 0.10
+    max_offset_rad: Annotated[float, Field(ge=0.0, le=0.5)] = 0.17
+    max_lift_rad: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    replan_s: Annotated[float, Field(ge=0.0, le=0.5)] = 0.15
+
+
 class Controller(_Frozen):
     """The patient's neural controller and its sensing.
 
@@ -469,6 +483,7 @@ class Controller(_Frozen):
     rate_hz: Annotated[float, Field(gt=0.0, le=10_000.0)] = 200.0
     sensor_delay_s: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
     sensor_noise_std: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    planner: CoursePlanner = Field(default_factory=CoursePlanner)
 
     @field_validator("parameters")
     @classmethod
@@ -729,6 +744,7 @@ __all__ = [
     "Controller",
     "Course",
     "CourseGenerator",
+    "CoursePlanner",
     "Device",
     "DeviceSensing",
     "Module",

@@ -148,7 +148,7 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
                 else:
                     row["outcome"] = "not_reached"
             elif e.kind == "target":
-                row.update(_target(e, steps))
+                row.update(_target(e, steps) if passed.size else {"outcome": "not_reached"})
             elif e.kind == "box":
                 touched = np.zeros(len(time_s), bool)
                 for p in contact_points:

@@ -16,7 +16,10 @@ p = 1), a choice for our shorter-footed model; neural delays are added:
   (M7: BFSH), knee velocity damping in mid-swing (M8: RF, BFSH), late-swing deceleration
   (M9: HAM, BFSH), final leg positioning (M10: HFL, GLU, VAS, BFSH);
 - supraspinal layer: target leg angle alpha_tgt = c0 - cv * v - theta (SIMBICON-like foot
-  placement) and, in double support, the trailing leg is chosen to swing.
+  placement) and, in double support, the trailing leg is chosen to swing. On a course the
+  planner of ``gaitsim.neural.supraspinal`` adds, per leg, an offset to alpha_tgt (step length)
+  and a lift to the swing knee's flexion target (clearance), as Song & Geyer 2015 modulate
+  foot placement and swing height to negotiate obstacles.
 
 Neural delays (Geyer & Herr 2010): 5 ms for hip muscles (GLU, HFL, HAM, RF), 10 ms for knee
 muscles (VAS, BFSH), 20 ms for ankle muscles (GAS, SOL, TA). They live in the controller state
@@ -256,6 +259,9 @@ def _circuit(params: dict, flags: jnp.ndarray, obs: dict) -> tuple[jnp.ndarray, 
     speed = obs["pelvis_velocity_m_s"][0]
     senses = _senses(obs, params["muscle"][0], bw)
     alpha_tgt = reflex[:, P["c0"]] - reflex[:, P["cv"]] * speed - theta
+    if "step_offset_rad" in obs:  # a course: the supraspinal planner's adjustments per leg
+        alpha_tgt = alpha_tgt + obs["step_offset_rad"]
+        reflex = reflex.at[:, P["knee_sw_tgt"]].add(-obs["swing_lift_rad"])
     new_flags = jax.vmap(_update_phase)(flags, senses, reflex, alpha_tgt)
     # supraspinal swing selection in double support: the leg further behind its target swings
     both = new_flags[0, _IN_CONTACT] * new_flags[1, _IN_CONTACT]

@@ -23,6 +23,8 @@ from gaitsim.control.loop import compile_for_loop, steps_per_tick
 from gaitsim.model import BuiltModel, build_scenario
 from gaitsim.model.assemble import muscle_parameters
 from gaitsim.neural import patient_controller
+from gaitsim.neural.supraspinal import COURSE_INPUTS
+from gaitsim.sim.course import CourseRunner, pushes_of
 from gaitsim.sim.device import DeviceRunner
 from gaitsim.sim.initial import (
     FallLimits,
@@ -32,7 +34,7 @@ from gaitsim.sim.initial import (
     settle_activation,
 )
 from gaitsim.sim.record import Recorder
-from gaitsim.sim.sensing import body_index, measure
+from gaitsim.sim.sensing import PATIENT_LAYOUT, body_index, measure
 from gaitsim.sim.trace import Event, Trace
 from gaitsim.spec import Scenario, to_dict
 
@@ -203,7 +205,21 @@ class Simulation:
         if controller is None:
             controller, initial = patient_controller(scenario, len(built.muscle_names))
             self.initial = initial
-        self._loop = loop = compile_for_loop(controller, scenario)
+        # a course: the runner times its elements and feeds the patient's planner, whose
+        # adjustments follow the measurements into the controller
+        course = CourseRunner(scenario, built, index) if scenario.course.elements else None
+        self._course = course
+        layout = PATIENT_LAYOUT + COURSE_INPUTS if course is not None else PATIENT_LAYOUT
+        self._loop = loop = compile_for_loop(controller, scenario, layout)
+        no_course = np.zeros(sum(n for _, n in COURSE_INPUTS), np.float32)
+
+        def observe(data: mujoco.MjData) -> np.ndarray:
+            obs = measure(data.sensordata, index)
+            if course is None:
+                return obs
+            return np.concatenate([obs, course.tick(data)])
+
+        self._observe = observe
         self.data = data = mujoco.MjData(model)
         self.end: Termination | None = None
         self.device: DeviceRunner | None = None
@@ -221,6 +237,11 @@ class Simulation:
             except Exception as exc:  # a controller bug ends the run, never the caller
                 detail = f"device: {type(exc).__name__}: {exc}"
                 self.end = Termination("controller_error", 0.0, detail)
+
+        def settle_obs() -> np.ndarray:  # before the run: no course adjustments yet
+            obs = measure(data.sensordata, index)
+            return obs if course is None else np.concatenate([obs, no_course])
+
         if initial is None:
             data.qpos[:] = built.stand_qpos
         else:
@@ -231,7 +252,7 @@ class Simulation:
             try:
                 settle_activation(
                     lambda: mujoco.mj_forward(model, data),
-                    lambda: np.asarray(loop.step(loop.state0, measure(data.sensordata, index))[1]),
+                    lambda: np.asarray(loop.step(loop.state0, settle_obs())[1]),
                     data.act,
                 )
             except Exception as exc:  # a controller bug ends the run, never the caller
@@ -265,7 +286,9 @@ class Simulation:
         )
         self._state = loop.state0
         self._check_state = _state_check(data, limits)
-        self._pushes = tuple(pushes)
+        self._pushes = tuple(pushes) + tuple(
+            Push(t, duration, force) for t, duration, force in pushes_of(scenario)
+        )
         # Python visits the loop once per tick, the greatest step count dividing every rate
         # (one step when measurements are delayed); MuJoCo runs the steps in between in one call
         self._tick = (
@@ -304,7 +327,7 @@ class Simulation:
         loop, sensor, device, recorder = self._loop, self._sensor, self.device, self._recorder
         control_every, device_every = self._control_every, self.device_every
         record_every, check_every, tick = self._record_every, self._check_every, self._tick
-        n_total, pushes = self.n_steps, self._pushes
+        n_total, pushes, course, observe = self.n_steps, self._pushes, self._course, self._observe
         run_device = device is not None and not self._external
         progress_every = max(1, n_total // 100)
         stop = min(self.step_index + n_steps, n_total) if self.end is None else self.step_index
@@ -324,7 +347,7 @@ class Simulation:
             if sense_tick:
                 # derived quantities after mj_step describe the state before its last substep:
                 # measurements carry that one-physics-step latency, here as in the batch
-                sensor.push(measure(data.sensordata, index))
+                sensor.push(observe(data))
             if control_tick:
                 try:
                     state, command = loop.step(state, sensor.read())
@@ -347,6 +370,8 @@ class Simulation:
                 recorder.record(data, None if device is None else device.command)
             if pushes:  # forces change at tick boundaries (every 5 ms at the default rates)
                 _apply_pushes(data, index.pelvis_body, pushes)
+            if course is not None:
+                course.apply(data)
             mujoco.mj_step(model, data, nstep=min(tick, n_total - i))
             if progress is not None and i % progress_every < tick:
                 progress(i / n_total)
@@ -371,7 +396,10 @@ class Simulation:
             Event(p.time_s, "push", {"force_n": list(p.force_n), "duration_s": p.duration_s})
             for p in self._pushes
             if p.time_s <= end.time_s
-        ) + (Event(end.time_s, end.reason, {"detail": end.detail}),)
+        )
+        if self._course is not None:
+            events = tuple(sorted(events + tuple(self._course.events), key=lambda e: e.time_s))
+        events += (Event(end.time_s, end.reason, {"detail": end.detail}),)
         meta = _meta(
             self.scenario, self.seed, self.built, end, self.dt, self._record_every * self.dt
         )

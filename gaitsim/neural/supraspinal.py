@@ -1,0 +1,187 @@
+"""The supraspinal layer a course needs: seeing what lies ahead, the patient lengthens or
+shortens a step and lifts the swing foot higher, through the reflex controller's target leg
+angle and swing-knee target (Song & Geyer 2015 modulate exactly these two to negotiate
+obstacles and stairs; ``gaitsim.neural.reflex``).
+
+At each lift-off the planner predicts where the swinging foot will land (the stance heel
+plus the step length of the last steps) and, against the elements it sees then:
+
+- a projected obstacle zone or a box the foot would land in: the step is lengthened past it
+  or shortened before it, whichever change is smaller (a margin on both sides);
+- a stepping target within half a step of the prediction: the step is aimed so the foot's
+  middle lands on the target's centre (mid-stance CoP, as it is scored);
+- an edge that rises within the step (a box, a curb up, a stair): the knee flexes more in
+  swing, in proportion to the rise.
+
+A step change of D metres becomes a leg-angle offset of -gain D / (L sin c0) (the foot lands
+L cos(alpha) ahead of the hip); offsets and lifts are capped and scaled by the side's
+descending drive: the adjustment is a voluntary, supraspinal command, and a weak paretic leg
+adapts less (fewer and smaller adjustments: Said et al. 1999, obstacle crossing after stroke
+[memory]), so impairment limits it without a separate code path. The planner's numbers are
+modelling choices, tuned on course scenarios (``gaitsim tune``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gaitsim import constants as C
+from gaitsim.spec import CoursePlanner
+
+#: The course inputs of the patient's controller, after its measurements: per leg (left,
+#: right) the target-leg-angle offset and the swing-knee lift (rad).
+COURSE_INPUTS: tuple[tuple[str, int], ...] = (("step_offset_rad", 2), ("swing_lift_rad", 2))
+
+
+#: Fixed parts of the planner (the tunable gains are ``spec.CoursePlanner``).
+MAX_LENGTHEN = 0.6  # of the step length
+MAX_SHORTEN = 0.5
+C0_RAD = 70 * math.pi / 180  # the nominal target leg angle (reflex c0)
+
+
+#: A contact or swing shorter than this (s) is a flicker of the load, not a phase
+#: (``gaitsim.metrics.events``' minimum phase).
+MIN_PHASE_S = 0.05
+
+
+@dataclass(frozen=True)
+class Zone:
+    """What the planner avoids or aims at, along the course (m); ``rise_m`` > 0 for an
+    edge to clear."""
+
+    kind: str  # "avoid" | "target" | "rise"
+    a: float
+    b: float
+    rise_m: float = 0.0
+    side: str | None = None
+
+
+class Planner:
+    """Per-run planner state: the feet's contact phases, the unadjusted step lengths and the
+    held adjustment of each leg."""
+
+    def __init__(
+        self,
+        leg_length_m: float,
+        foot_length_m: float,
+        drive: Sequence[float],
+        settings: CoursePlanner | None = None,
+    ) -> None:
+        self._leg, self._foot = leg_length_m, foot_length_m
+        self._s = settings or CoursePlanner()
+        self._drive = np.asarray(drive, float)
+        self._loaded = np.ones(2, bool)
+        self._since = np.zeros(2)  # time of the last touchdown / lift-off per leg
+        self._seen: list[frozenset[Zone]] = [
+            frozenset(),
+            frozenset(),
+        ]  # the zones a swing was planned against
+        self._adjusted = np.zeros(2, bool)
+        self._steps: list[float] = []
+        self._out = np.zeros(4, np.float32)
+        self.decisions: list[dict[str, Any]] = []
+
+    @property
+    def step_length_m(self) -> float:
+        """The step length the planner expects: median of the last four unadjusted steps,
+        else nominal."""
+        if self._steps:
+            return float(np.median(self._steps[-4:]))
+        return 0.75 * self._leg
+
+    def update(
+        self, time_s: float, heel_m: np.ndarray, loaded: np.ndarray, zones: Sequence[Zone]
+    ) -> np.ndarray:
+        """The course inputs (:data:`COURSE_INPUTS`, 4 floats) for this tick, from each
+        foot's heel position along the course and load state, and the zones in sight.
+
+        Contact changes count after MIN_PHASE_S in the old phase (a load flickering about
+        the threshold is one phase); a swing is re-planned in its first REPLAN_S when new
+        zones come into sight (an online correction; later the leg is committed)."""
+        s = self._s
+        for k in range(2):
+            held = time_s - self._since[k]
+            if loaded[k] and not self._loaded[k] and held >= MIN_PHASE_S:  # touchdown
+                step = float(heel_m[k] - heel_m[1 - k])
+                if not self._adjusted[k] and 0.0 < step < 2.0 * self._leg:
+                    self._steps.append(step)
+                self._out[k] = self._out[2 + k] = 0.0
+                self._loaded[k], self._since[k], self._adjusted[k] = True, time_s, False
+            elif not loaded[k] and self._loaded[k] and held >= MIN_PHASE_S and loaded[1 - k]:
+                self._loaded[k], self._since[k] = False, time_s  # lift-off
+                self._plan(time_s, k, float(heel_m[1 - k]), float(heel_m[k]), zones)
+            elif not self._loaded[k] and held <= s.replan_s and frozenset(zones) != self._seen[k]:
+                self._plan(time_s, k, float(heel_m[1 - k]), float(heel_m[k]), zones)
+        return self._out.copy()
+
+    def _clear(self, land: float, zones: Sequence[Zone]) -> bool:
+        m = self._s.margin_m
+        return not any(
+            z.kind == "avoid" and land + self._foot + m > z.a and land - m < z.b for z in zones
+        )
+
+    def _change(
+        self, land: float, step: float, zones: Sequence[Zone], side: str
+    ) -> tuple[float, str]:
+        """The step change (m) and why: aim at a target in reach, else keep this landing and
+        the next one clear of every avoid zone with the least squared change over the two."""
+        for z in zones:
+            if z.kind == "target" and z.side in (None, side):
+                aim = (z.a + z.b) / 2 - self._foot / 2
+                if abs(aim - land) <= 0.5 * step:
+                    return aim - land, "target"
+        if not any(z.kind == "avoid" for z in zones):
+            return 0.0, ""
+        grid = np.linspace(-MAX_SHORTEN * step, MAX_LENGTHEN * step, 45)
+        grid = np.append(grid, 0.0)
+        best: tuple[float, float] | None = None
+        for c1 in grid:
+            if not self._clear(land + c1, zones):
+                continue
+            seconds = [c2 for c2 in grid if self._clear(land + c1 + step + c2, zones)]
+            if not seconds:
+                continue
+            c2 = min(seconds, key=abs)
+            cost = c1 * c1 + c2 * c2
+            if best is None or cost < best[0]:
+                best = (cost, float(c1))
+        if best is None:  # nothing clears it: the largest lengthening (a long step over it)
+            return float(grid[-2]), "avoid"
+        return best[1], "avoid" if best[1] else ""
+
+    def _plan(
+        self, time_s: float, k: int, stance_heel: float, swing_heel: float, zones: Sequence[Zone]
+    ) -> None:
+        s, step = self._s, self.step_length_m
+        side = C.SIDES[k]
+        self._seen[k] = frozenset(zones)
+        land = stance_heel + step
+        change, why = self._change(land, step, zones, side)
+        land += change
+        lift = 0.0
+        for z in zones:  # an edge to clear between the swing foot and its landing
+            if z.kind == "rise" and swing_heel < z.a <= land + self._foot + s.margin_m:
+                lift = max(lift, s.lift_rad_per_m * z.rise_m)
+        drive = float(self._drive[k])
+        offset = -s.step_gain * change / (self._leg * math.sin(C0_RAD))
+        offset = float(np.clip(offset, -s.max_offset_rad, s.max_offset_rad)) * drive
+        before = (float(self._out[k]), float(self._out[2 + k]))
+        self._out[k] = offset
+        self._out[2 + k] = min(lift, s.max_lift_rad) * drive
+        self._adjusted[k] = bool(change or lift)
+        if (why or lift) and before != (float(self._out[k]), float(self._out[2 + k])):
+            self.decisions.append(
+                {
+                    "time_s": time_s,
+                    "side": side,
+                    "why": why or "clear",
+                    "step_change_m": change,
+                    "offset_rad": offset,
+                    "lift_rad": float(self._out[2 + k]),
+                }
+            )

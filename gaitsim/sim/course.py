@@ -1,0 +1,143 @@
+"""A course while it runs: projected elements appear, perturbations act, and the patient's
+supraspinal planner sees what lies ahead.
+
+- An obstacle or target *appears* when the leading toe is ``response_time_s`` x the walking
+  speed (the belt's on a treadmill, the pelvis's overground) from its near edge: its
+  available response time (REFERENCES 7); a ``course_appear`` event marks it. Physical
+  elements are in sight from ``SIGHT_M`` ahead.
+- Pushes act on the pelvis; a belt-speed change ramps the belt's servo to its new speed
+  (an extra force on the belt, so the model is not changed).
+- Each control tick the planner (``gaitsim.neural.supraspinal``) gets the feet's heel
+  positions along the course and their load, and the zones in sight; its adjustments go to
+  the reflex controller as its course inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from gaitsim import constants as C
+from gaitsim.model.assemble import BELT_SPEED_GAIN, FOOT_VERTICAL_FORCE, BuiltModel
+from gaitsim.model.terrain import ground_profile
+from gaitsim.neural.reflex import CONTACT_LOAD_BW
+from gaitsim.neural.supraspinal import Planner, Zone
+from gaitsim.sim.sensing import BodyIndex
+from gaitsim.sim.trace import Event
+from gaitsim.spec import Box, Obstacle, Scenario, Target
+
+#: Physical elements are seen from this far ahead of the leading toe (m).
+SIGHT_M = 4.0
+#: Slowest walking speed used to time an element's appearance (m/s).
+MIN_SPEED_M_S = 0.3
+
+
+def pushes_of(scenario: Scenario) -> list[tuple[float, float, tuple[float, float, float]]]:
+    """(time, duration, force) of the course's pushes."""
+    return [
+        (e.at_s, e.duration_s, (e.force_n, 0.0, 0.0))
+        for e in scenario.course.elements
+        if e.kind == "push"
+    ]
+
+
+class CourseRunner:
+    """Appearance, belt perturbations and the planner's inputs for one run."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        built: BuiltModel,
+        index: BodyIndex,
+    ) -> None:
+        course, patient = scenario.course, scenario.patient
+        self._elements = course.elements
+        self._index = index
+        self._belt0 = course.belt_speed_m_s if course.kind == "treadmill" else None
+        self._belt_changes = sorted(
+            (e.at_s, e.speed_m_s, e.ramp_s) for e in self._elements if e.kind == "belt_speed"
+        )
+        self._bw = built.mass_kg * C.G_M_S2
+        self._projected = [
+            (i, e) for i, e in enumerate(self._elements) if isinstance(e, Obstacle | Target)
+        ]
+        self.appeared: dict[int, float] = {}
+        self.events: list[Event] = []
+        # the ground's rising edges (curb up, stair, box) and the boxes' tops (not to land on)
+        profile = ground_profile(self._elements)
+        self._fixed: list[Zone] = []
+        for prev, nxt in zip(profile[:-1], profile[1:], strict=True):
+            if nxt.z0 > prev.z1 + 1e-6:
+                self._fixed.append(Zone("rise", nxt.x0, nxt.x0, nxt.z0 - prev.z1))
+        for e in self._elements:
+            if isinstance(e, Box):
+                self._fixed.append(Zone("avoid", e.at_m, e.at_m + e.length_m))
+        model = built.model
+        heel, toe = (model.geom(C.model_name(g, "left")).pos[0] for g in ("heel", "toe"))
+        self.planner = Planner(
+            built.leg_length_m,
+            float(toe - heel),  # heel to toe contact points, as the scoring measures feet
+            [patient.drive_of(s) for s in C.SIDES],
+            scenario.controller.planner,
+        )
+        self._planning = scenario.controller.planner.enabled
+        self._heels = np.array([index.heel_geom[s] for s in C.SIDES])
+        self._toes = np.array([index.toe_geom[s] for s in C.SIDES])
+        self._loads = np.array([index.foot_sensor[s] + FOOT_VERTICAL_FORCE for s in C.SIDES])
+
+    def belt_speed_m_s(self, time_s: float) -> float | None:
+        """The belt's commanded speed now (None overground)."""
+        if self._belt0 is None:
+            return None
+        speed = self._belt0
+        for at, target, ramp in self._belt_changes:
+            if time_s >= at:
+                frac = 1.0 if ramp <= 0 else min(1.0, (time_s - at) / ramp)
+                speed = speed + (target - speed) * frac
+        return speed
+
+    def apply(self, data: mujoco.MjData) -> None:
+        """The belt servo's extra force towards the commanded speed (force = -gain (v + s))."""
+        if self._belt_changes and self._index.belt_dof is not None:
+            speed = self.belt_speed_m_s(data.time)
+            assert speed is not None and self._belt0 is not None
+            data.qfrc_applied[self._index.belt_dof] = -BELT_SPEED_GAIN * (speed - self._belt0)
+
+    def _along(self, data: mujoco.MjData, x: np.ndarray) -> np.ndarray:
+        belt = self._index.belt_qpos
+        return x - data.qpos[belt] if belt is not None else x
+
+    def tick(self, data: mujoco.MjData) -> np.ndarray:
+        """Appearances now, and the planner's course inputs (4 floats, float32)."""
+        t = float(data.time)
+        heel = self._along(data, data.geom_xpos[self._heels, 0])
+        toe = float(self._along(data, data.geom_xpos[self._toes, 0]).max())
+        speed = self.belt_speed_m_s(t)
+        if speed is None:
+            speed = float(data.qvel[self._index.dof["pelvis_x"]])
+        speed = max(speed, MIN_SPEED_M_S)
+        zones = [z for z in self._fixed if z.b >= heel.min() - 0.5 and z.a <= toe + SIGHT_M]
+        for i, e in self._projected:
+            if i not in self.appeared and e.at_m - toe <= e.response_time_s * speed:
+                self.appeared[i] = t
+                self.events.append(
+                    Event(t, "course_appear", {"element": i, "kind": e.kind, "at_m": e.at_m})
+                )
+            if i in self.appeared and e.at_m + e.length_m >= heel.min() - 0.5:
+                side = e.side if isinstance(e, Target) else None
+                kind = "avoid" if isinstance(e, Obstacle) else "target"
+                zones.append(Zone(kind, e.at_m, e.at_m + e.length_m, side=side))
+        loaded = data.sensordata[self._loads] > CONTACT_LOAD_BW * self._bw
+        if not self._planning:
+            return np.zeros(4, np.float32)
+        n = len(self.planner.decisions)
+        out = self.planner.update(t, heel, loaded, zones)
+        for d in self.planner.decisions[n:]:
+            self.events.append(Event(d["time_s"], "step_adjust", _rounded(d)))
+        return out.astype(np.float32)
+
+
+def _rounded(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items() if k != "time_s"}
