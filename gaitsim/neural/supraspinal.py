@@ -82,6 +82,7 @@ class Planner:
             frozenset(),
         ]  # the zones a swing was planned against
         self._adjusted = np.zeros(2, bool)
+        self._landed = [math.nan, math.nan]  # heel along the course at each leg's touchdown
         self._steps: list[float] = []
         self._out = np.zeros(4, np.float32)
         self.decisions: list[dict[str, Any]] = []
@@ -107,17 +108,24 @@ class Planner:
         for k in range(2):
             held = time_s - self._since[k]
             if loaded[k] and not self._loaded[k] and held >= MIN_PHASE_S:  # touchdown
-                step = float(heel_m[k] - heel_m[1 - k])
+                # steps between landing heels: a stance heel rises and rolls forward later
+                self._landed[k] = float(heel_m[k])
+                step = self._landed[k] - self._landed[1 - k]
                 if not self._adjusted[k] and 0.0 < step < 2.0 * self._leg:
                     self._steps.append(step)
                 self._out[k] = self._out[2 + k] = 0.0
                 self._loaded[k], self._since[k], self._adjusted[k] = True, time_s, False
             elif not loaded[k] and self._loaded[k] and held >= MIN_PHASE_S and loaded[1 - k]:
                 self._loaded[k], self._since[k] = False, time_s  # lift-off
-                self._plan(time_s, k, float(heel_m[1 - k]), float(heel_m[k]), zones)
+                self._plan(time_s, k, self._stance_heel(k, heel_m), float(heel_m[k]), zones)
             elif not self._loaded[k] and held <= s.replan_s and frozenset(zones) != self._seen[k]:
-                self._plan(time_s, k, float(heel_m[1 - k]), float(heel_m[k]), zones)
+                self._plan(time_s, k, self._stance_heel(k, heel_m), float(heel_m[k]), zones)
         return self._out.copy()
+
+    def _stance_heel(self, k: int, heel_m: np.ndarray) -> float:
+        """The stance foot's heel where it landed (its current heel before any landing)."""
+        landed = self._landed[1 - k]
+        return landed if math.isfinite(landed) else float(heel_m[1 - k])
 
     def _clear(self, land: float, zones: Sequence[Zone]) -> bool:
         m = self._s.margin_m
@@ -137,7 +145,9 @@ class Planner:
                     return aim - land, "target"
         if not any(z.kind == "avoid" for z in zones):
             return 0.0, ""
-        grid = np.linspace(-MAX_SHORTEN * step, MAX_LENGTHEN * step, 45)
+        # the changes the leg-angle cap allows, within the step's own limits
+        cap = self._s.max_offset_rad * self._leg * math.sin(C0_RAD) / max(self._s.step_gain, 1e-6)
+        grid = np.linspace(-min(MAX_SHORTEN * step, cap), min(MAX_LENGTHEN * step, cap), 45)
         grid = np.append(grid, 0.0)
         best: tuple[float, float] | None = None
         for c1 in grid:
@@ -180,6 +190,8 @@ class Planner:
                     "time_s": time_s,
                     "side": side,
                     "why": why or "clear",
+                    "stance_heel_m": stance_heel,
+                    "expected_step_m": step,
                     "step_change_m": change,
                     "offset_rad": offset,
                     "lift_rad": float(self._out[2 + k]),
