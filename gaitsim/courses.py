@@ -44,8 +44,12 @@ def generate(
     seed: int,
     leg_length_m: float,
     start_m: float = 3.0,
+    response_time_s: float | None = None,
+    obstacle_length_leg: float | None = None,
 ) -> list[dict[str, Any]]:
-    """``count`` course elements (TOML-shaped dicts) of ``kind`` from ``start_m`` on."""
+    """``count`` course elements (TOML-shaped dicts) of ``kind`` from ``start_m`` on;
+    ``response_time_s`` and ``obstacle_length_leg`` replace what the difficulty sets (a
+    protocol that fixes one of them, e.g. obstacles of 0.4 leg lengths)."""
     if kind not in KINDS:
         raise ValueError(f"kind = {kind!r}: allowed: {', '.join(KINDS)}")
     if not 0.0 <= difficulty <= 1.0:
@@ -55,11 +59,12 @@ def generate(
     rng = np.random.default_rng(seed)
     d = float(difficulty)
     step = STEP_PER_LEG * leg_length_m
-    art = round(_lerp(1.2, 0.3, d), 3)
+    art = round(_lerp(1.2, 0.3, d) if response_time_s is None else response_time_s, 3)
     x = float(start_m)
     out: list[dict[str, Any]] = []
     if kind == "obstacles":
-        length = round(_lerp(0.25, 0.55, d) * leg_length_m, 3)
+        fraction = _lerp(0.25, 0.55, d) if obstacle_length_leg is None else obstacle_length_leg
+        length = round(fraction * leg_length_m, 3)
         lo, hi = _lerp(3.0, 2.0, d), _lerp(6.0, 4.0, d)
         for _ in range(count):
             out.append(

@@ -410,6 +410,9 @@ class CourseGenerator(_Frozen):
     count: Annotated[int, Field(ge=1, le=500)] = 30
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
     start_m: Distance = 3.0
+    #: replace what the difficulty sets
+    response_time_s: Annotated[float, Field(gt=0.0, le=30.0)] | None = None
+    obstacle_length_leg: Annotated[float, Field(gt=0.0, le=2.0)] | None = None
 
 
 #: Leg length (hip height) as a fraction of body height (Winter 2009), for course sizes.
@@ -459,7 +462,8 @@ class CoursePlanner(_Frozen):
     step_gain: Annotated[float, Field(ge=0.0, le=3.0)] = 0.8
     lift_rad_per_m: Annotated[float, Field(ge=0.0, le=20.0)] = 4.0
     margin_m: Annotated[float, Field(ge=0.0, le=0.3)] = 0.10
-    max_offset_rad: Annotated[float, Field(ge=0.0, le=0.5)] = 0.17
+    max_offset_rad: Annotated[float, Field(ge=0.0, le=0.5)] = 0.17  # lengthening
+    max_shorten_rad: Annotated[float, Field(ge=0.0, le=0.5)] = 0.17
     max_lift_rad: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     replan_s: Annotated[float, Field(ge=0.0, le=0.5)] = 0.15
 
@@ -552,7 +556,14 @@ class Scenario(_Frozen):
         if not isinstance(height, int | float):
             return data  # the patient's own check reports it
         elements = generate(
-            gen.kind, gen.difficulty, gen.count, gen.seed, LEG_PER_HEIGHT * height, gen.start_m
+            gen.kind,
+            gen.difficulty,
+            gen.count,
+            gen.seed,
+            LEG_PER_HEIGHT * height,
+            gen.start_m,
+            gen.response_time_s,
+            gen.obstacle_length_leg,
         )
         given = course.get("elements")
         if given and list(given) != elements:

@@ -44,6 +44,9 @@ MAX_SHORTEN = 0.5
 C0_RAD = 70 * math.pi / 180  # the nominal target leg angle (reflex c0)
 
 
+#: Landings planned ahead: this step and the next two.
+LOOKAHEAD = 3
+
 #: A contact or swing shorter than this (s) is a flicker of the load, not a phase
 #: (``gaitsim.metrics.events``' minimum phase).
 MIN_PHASE_S = 0.05
@@ -146,23 +149,32 @@ class Planner:
         if not any(z.kind == "avoid" for z in zones):
             return 0.0, ""
         # the changes the leg-angle cap allows, within the step's own limits
-        cap = self._s.max_offset_rad * self._leg * math.sin(C0_RAD) / max(self._s.step_gain, 1e-6)
-        grid = np.linspace(-min(MAX_SHORTEN * step, cap), min(MAX_LENGTHEN * step, cap), 45)
+        per_rad = self._leg * math.sin(C0_RAD) / max(self._s.step_gain, 1e-6)
+        longest = min(MAX_LENGTHEN * step, self._s.max_offset_rad * per_rad)
+        shortest = min(MAX_SHORTEN * step, self._s.max_shorten_rad * per_rad)
+        grid = np.linspace(-shortest, longest, 25)
         grid = np.append(grid, 0.0)
-        best: tuple[float, float] | None = None
-        for c1 in grid:
-            if not self._clear(land + c1, zones):
-                continue
-            seconds = [c2 for c2 in grid if self._clear(land + c1 + step + c2, zones)]
-            if not seconds:
-                continue
-            c2 = min(seconds, key=abs)
-            cost = c1 * c1 + c2 * c2
-            if best is None or cost < best[0]:
-                best = (cost, float(c1))
-        if best is None:  # nothing clears it: the largest lengthening (a long step over it)
+        avoid = np.array([(z.a, z.b) for z in zones if z.kind == "avoid"])
+        m, foot = self._s.margin_m, self._foot
+
+        def clear(x: np.ndarray) -> np.ndarray:
+            xs = x[..., None]
+            return ~((xs + foot + m > avoid[:, 0]) & (xs - m < avoid[:, 1])).any(-1)
+
+        # the least sum of squared changes over the next LOOKAHEAD landings that keeps all of
+        # them clear (dynamic programming over a grid of changes, last landing first)
+        cost = grid**2
+        lands = [land + grid]
+        for _ in range(LOOKAHEAD - 1):
+            lands.append(lands[-1][..., None] + step + grid)
+        to_go = np.zeros(lands[-1].shape)
+        for depth in range(LOOKAHEAD - 1, -1, -1):
+            total = np.where(clear(lands[depth]), cost + to_go, np.inf)
+            to_go = total.min(-1) if depth > 0 else total
+        if not np.isfinite(to_go).any():  # nothing clears it: the longest step over it
             return float(grid[-2]), "avoid"
-        return best[1], "avoid" if best[1] else ""
+        first = float(grid[int(np.argmin(to_go))])
+        return first, "avoid" if first else ""
 
     def _plan(
         self, time_s: float, k: int, stance_heel: float, swing_heel: float, zones: Sequence[Zone]
@@ -179,7 +191,7 @@ class Planner:
                 lift = max(lift, s.lift_rad_per_m * z.rise_m)
         drive = float(self._drive[k])
         offset = -s.step_gain * change / (self._leg * math.sin(C0_RAD))
-        offset = float(np.clip(offset, -s.max_offset_rad, s.max_offset_rad)) * drive
+        offset = float(np.clip(offset, -s.max_offset_rad, s.max_shorten_rad)) * drive
         before = (float(self._out[k]), float(self._out[2 + k]))
         self._out[k] = offset
         self._out[2 + k] = min(lift, s.max_lift_rad) * drive
