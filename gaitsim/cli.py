@@ -95,6 +95,8 @@ def run_result(
     scenario: Scenario, trace: Any, summary: Any, trace_path: Path | None
 ) -> dict[str, Any]:
     """The ``gaitsim run --json`` object (key set documented in the README)."""
+    from gaitsim.metrics.course import score_course
+
     return {
         "scenario": scenario.name,
         "seed": trace.meta["seed"],
@@ -102,6 +104,7 @@ def run_result(
         "simulated_s": float(trace.time_s[-1]) if len(trace) else 0.0,
         "trace": None if trace_path is None else str(trace_path),
         "metrics": summary.to_dict(),
+        "course": score_course(trace),
         "versions": trace.meta["versions"],
     }
 
@@ -145,9 +148,13 @@ def scenarios_cmd() -> None:
     is_flag=True,
     help="Print exactly one JSON object on stdout; progress goes to stderr.",
 )
-def run_cmd(scenario: str, seed: int | None, out_dir: Path | None, as_json: bool) -> None:
-    """Simulate SCENARIO and print the gait summary."""
+@click.option("--cues", is_flag=True, help="Print the feedback cues of a course, timed.")
+def run_cmd(
+    scenario: str, seed: int | None, out_dir: Path | None, as_json: bool, cues: bool
+) -> None:
+    """Simulate SCENARIO and print the gait summary (and the course's score)."""
     from gaitsim.metrics import format_table, summarize
+    from gaitsim.metrics.course import format_course
 
     spec = _load_scenario(scenario)
     if out_dir is not None:
@@ -167,6 +174,12 @@ def run_cmd(scenario: str, seed: int | None, out_dir: Path | None, as_json: bool
         f"at {end['time_s']:.3f} s {end['detail']}"
     )
     click.echo(format_table(summary))
+    if result["course"] is not None:
+        click.echo(format_course(result["course"]))
+    if cues:
+        for event in trace.events:
+            if event.kind == "cue":
+                click.echo(f"cue {event.time_s:8.2f} s  {event.detail['text']}")
     for label, path in files.items():
         click.echo(f"{label}: {path}")
 

@@ -460,9 +460,9 @@ class CoursePlanner(_Frozen):
 
     enabled: bool = True
     step_gain: Annotated[float, Field(ge=0.0, le=3.0)] = 0.8
-    lift_rad_per_m: Annotated[float, Field(ge=0.0, le=20.0)] = 4.0
-    margin_m: Annotated[float, Field(ge=0.0, le=0.3)] = 0.10
-    max_offset_rad: Annotated[float, Field(ge=0.0, le=0.5)] = 0.17  # lengthening
+    lift_rad_per_m: Annotated[float, Field(ge=0.0, le=20.0)] = 7.0
+    margin_m: Annotated[float, Field(ge=0.0, le=0.3)] = 0.05
+    max_offset_rad: Annotated[float, Field(ge=0.0, le=0.5)] = 0.26  # lengthening
     max_shorten_rad: Annotated[float, Field(ge=0.0, le=0.5)] = 0.17
     max_lift_rad: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     replan_s: Annotated[float, Field(ge=0.0, le=0.5)] = 0.15

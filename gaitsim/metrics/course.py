@@ -278,3 +278,31 @@ def _rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "not_reached": sum(r["outcome"] == "not_reached" for r in rows),
     }
     return out
+
+
+def format_course(score: dict[str, Any]) -> str:
+    """The session's success rates as lines for the CLI."""
+
+    def rate(r: dict[str, Any], good: str) -> str:
+        pct = "-" if r["success_rate"] is None else f"{100 * r['success_rate']:.0f} %"
+        return f"{r[good]}/{r['judged']} {good} ({pct})" + (
+            f", {r['n'] - r['judged']} not reached" if r["n"] > r["judged"] else ""
+        )
+
+    lines = ["course"]
+    if "obstacles" in score:
+        lines.append(f"  obstacles       {rate(score['obstacles'], 'avoided')}")
+    if "targets" in score:
+        for key in ("all", "left", "right"):
+            lines.append(f"  targets {key:<7} {rate(score['targets'][key], 'hit')}")
+    for key, good in (("pedestrians", "avoided"), ("boxes", "avoided"), ("terrain", "crossed")):
+        if key in score:
+            lines.append(f"  {key:<15} {rate(score[key], good)}")
+    if "walking_areas" in score and score["walking_areas"]["inside_fraction"] is not None:
+        lines.append(
+            f"  walking areas   {100 * score['walking_areas']['inside_fraction']:.0f} % inside"
+        )
+    session = score["session"]
+    pct = "-" if session["score_pct"] is None else f"{session['score_pct']:.0f} %"
+    lines.append(f"  session score   {pct} ({session['successes']}/{session['judged']})")
+    return "\n".join(lines)

@@ -45,7 +45,7 @@ class CueAnalyser:
 
     def __init__(self, body_weight_n: float) -> None:
         self._on, self._off = ON_BW * body_weight_n, OFF_BW * body_weight_n
-        self._loaded = [False, False]
+        self._loaded: list[bool] | None = None  # from the first sample: no strike at start
         self._changed = [-math.inf, -math.inf]
         self._strike: list[float | None] = [None, None]
         self._heel_at_strike = [math.nan, math.nan]
@@ -64,6 +64,9 @@ class CueAnalyser:
 
     def update(self, time_s: float, load_n: Sequence[float], heel_m: Sequence[float]) -> None:
         """One sample: vertical load (N) and heel position along the course (m) per side."""
+        if self._loaded is None:
+            self._loaded = [bool(f > self._on) for f in load_n]
+            return
         for k in range(2):
             on = load_n[k] > self._on if not self._loaded[k] else load_n[k] >= self._off
             if on == self._loaded[k] or time_s - self._changed[k] < MIN_PHASE_S:
@@ -76,7 +79,7 @@ class CueAnalyser:
         side, other = SIDES[k], 1 - k
         last_other = self._strike[other]
         if last_other is not None and self._last_side == other:
-            if len(self._step_times) >= 2:
+            if len(self._step_times) >= RHYTHM_STEPS:  # a rhythm to judge against
                 expected = last_other + float(np.median(self._step_times[-RHYTHM_STEPS:]))
                 off = t - expected
                 if abs(off) > TIMING_S:

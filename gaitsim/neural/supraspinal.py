@@ -159,7 +159,7 @@ class Planner:
 
         def clear(x: np.ndarray) -> np.ndarray:
             xs = x[..., None]
-            return ~((xs + foot + m > avoid[:, 0]) & (xs - m < avoid[:, 1])).any(-1)
+            return np.asarray(~((xs + foot + m > avoid[:, 0]) & (xs - m < avoid[:, 1])).any(-1))
 
         # the least sum of squared changes over the next LOOKAHEAD landings that keeps all of
         # them clear (dynamic programming over a grid of changes, last landing first)

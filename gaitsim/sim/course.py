@@ -30,6 +30,8 @@ from gaitsim.spec import Box, Obstacle, Scenario, Target
 
 #: Physical elements are seen from this far ahead of the leading toe (m).
 SIGHT_M = 4.0
+#: Half width (m) of the strip about a step edge where no foot may land.
+EDGE_M = 0.02
 #: Slowest walking speed used to time an element's appearance (m/s).
 MIN_SPEED_M_S = 0.3
 
@@ -69,6 +71,8 @@ class CourseRunner:
         profile = ground_profile(self._elements)
         self._fixed: list[Zone] = []
         for prev, nxt in zip(profile[:-1], profile[1:], strict=True):
+            if abs(nxt.z0 - prev.z1) > 1e-6:  # a step edge: no foot lands across it
+                self._fixed.append(Zone("avoid", nxt.x0 - EDGE_M, nxt.x0 + EDGE_M))
             if nxt.z0 > prev.z1 + 1e-6:
                 self._fixed.append(Zone("rise", nxt.x0, nxt.x0, nxt.z0 - prev.z1))
         for e in self._elements:

@@ -405,7 +405,15 @@ class Simulation:
         )
         # a run started in a gait state has a start transient the gait metrics leave out
         meta["transient_s"] = 0.0 if self.initial is None else GAIT_START_TRANSIENT_S
-        return Trace(time_s, channels, events, meta)
+        trace = Trace(time_s, channels, events, meta)
+        if self._course is not None and self._record:
+            # the clinic's feedback: the cue analyser over the recorded sensor data, sample
+            # by sample (it never looks ahead: each cue's time is when it is given live)
+            from gaitsim.metrics.cues import cues_of
+
+            cued = sorted(trace.events[:-1] + tuple(cues_of(trace)), key=lambda e: e.time_s)
+            trace = Trace(time_s, channels, (*cued, trace.events[-1]), meta)
+        return trace
 
 
 def _meta(
