@@ -1,0 +1,126 @@
+"""Courses in the simulation: terrain in the model, appearances, perturbations, the planner."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from gaitsim import spec
+from gaitsim.catalogue import resolve_scenario
+from gaitsim.metrics.course import score_course
+from gaitsim.model import build_scenario
+from gaitsim.model.terrain import GEOM_PREFIX, ground_height, ground_profile
+from gaitsim.neural.supraspinal import Planner, Zone
+from gaitsim.sim.simulation import simulate
+
+
+def _healthy(course: dict, duration_s: float, **planner) -> spec.Scenario:
+    d = spec.to_dict(spec.load(resolve_scenario("healthy-walk")))
+    d["course"] = {**d["course"], **course}
+    d["course"].pop("generate", None)
+    d["run"].update(duration_s=duration_s, outputs=["trace"])
+    d["controller"]["planner"] = {**d["controller"]["planner"], **planner}
+    return spec.from_dict(d)
+
+
+def test_terrain_is_built_where_the_profile_says():
+    elements = [
+        {"kind": "curb", "at_m": 2.0, "height_m": 0.1},
+        {"kind": "slope", "at_m": 4.0, "length_m": 2.0, "grade": 0.05},
+        {"kind": "box", "at_m": 8.0, "length_m": 0.2, "height_m": 0.1},
+    ]
+    scenario = _healthy({"elements": elements}, 1.0)
+    model = build_scenario(scenario).model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    profile = ground_profile(scenario.course.elements)
+    # cast rays down onto the course geoms: the surface is where the profile says
+    for x in (3.0, 5.0, 6.5, 8.1, 8.5):
+        hit = np.zeros(1, np.int32)
+        dist = mujoco.mj_ray(
+            model, data, np.array([x, 0.0, 2.0]), np.array([0, 0, -1.0]), None, 1, -1, hit
+        )
+        assert 2.0 - dist == pytest.approx(ground_height(profile, x), abs=1e-6)
+    names = [model.geom(i).name for i in range(model.ngeom)]
+    assert any(n.startswith(GEOM_PREFIX) for n in names)
+
+
+def test_projected_obstacles_appear_at_their_response_time_and_are_scored():
+    course = {
+        "kind": "treadmill",
+        "belt_speed_m_s": 1.2,
+        "elements": [{"kind": "obstacle", "at_m": 5.0, "length_m": 0.3, "response_time_s": 0.6}],
+    }
+    trace = simulate(_healthy(course, 6.0), seed=0)
+    (appear,) = [e for e in trace.events if e.kind == "course_appear"]
+    row = score_course(trace)["elements"][0]
+    assert row["outcome"] in ("hit", "avoided")
+    assert row["appeared_s"] == appear.time_s
+    # a toe reaches the zone about the response time after it appeared (toes advance in
+    # swings, not steadily: measured from the appearance to the first toe past the edge)
+    assert 0.3 < row["response_time_s"] < 1.2
+    again = simulate(_healthy(course, 6.0), seed=0)  # same scenario and seed, same run
+    assert [e.to_dict() for e in again.events] == [e.to_dict() for e in trace.events]
+
+
+def test_course_push_and_belt_speed_change_act():
+    base = {"kind": "treadmill", "belt_speed_m_s": 0.8}
+    change = {"kind": "belt_speed", "at_s": 0.5, "speed_m_s": 1.2, "ramp_s": 0.2}
+    trace = simulate(_healthy({**base, "elements": [change]}, 1.5), seed=0)
+    belt = trace["belt_velocity_m_s"]
+    assert belt[int(0.4 / trace.dt_s)] == pytest.approx(-0.8, abs=0.02)
+    assert belt[-1] == pytest.approx(-1.2, abs=0.02)
+    push = {"kind": "push", "at_s": 0.5, "force_n": 200.0, "duration_s": 0.2}
+    pushed = simulate(_healthy({"elements": [push]}, 1.0), seed=0)
+    plain = simulate(_healthy({}, 1.0), seed=0)
+    assert "push" in [e.kind for e in pushed.events]
+    assert pushed["pelvis_pos_m"][-1, 0] > plain["pelvis_pos_m"][-1, 0] + 0.01
+
+
+def test_the_planner_avoids_more_obstacles_than_walking_blind():
+    course = {
+        "kind": "treadmill",
+        "belt_speed_m_s": 1.2,
+        "generate": {
+            "kind": "obstacles",
+            "count": 10,
+            "seed": 1,
+            "start_m": 4.0,
+            "response_time_s": 1.0,
+            "obstacle_length_leg": 0.3,
+        },
+    }
+    d = {**spec.to_dict(spec.load(resolve_scenario("obstacle-avoidance-healthy")))}
+    d["course"] = course
+    d["run"]["duration_s"] = 25.0
+    seeing = score_course(simulate(spec.from_dict(d), seed=0))["obstacles"]
+    d["controller"]["planner"] = {"enabled": False}
+    blind = score_course(simulate(spec.from_dict(d), seed=0))["obstacles"]
+    assert seeing["judged"] >= 6 and blind["judged"] >= 6
+    assert seeing["avoided"] >= blind["avoided"] + 3
+
+
+def test_planner_steps_clear_of_a_zone_aims_at_targets_and_drive_limits_it():
+    zone = Zone("avoid", 4.0, 4.36)
+    p = Planner(0.93, 0.22, [1.0, 1.0])
+    p._steps = [0.63] * 4
+    # the nominal landing moves through the zone: where the caps (-0.19, +0.28 m) leave a
+    # clear landing the planner takes one; where none is it makes the longest step
+    for heel in np.arange(2.5, 4.4, 0.02):
+        change, _ = p._change(heel + 0.63, 0.63, [zone], "left")
+        land = heel + 0.63 + change
+        clear = land + 0.22 + 0.05 <= 4.0 + 1e-9 or land - 0.05 >= 4.36 - 1e-9
+        assert clear or change == pytest.approx(0.2843, abs=1e-3), heel
+    # at lift-off with the nominal landing in the zone, the leg's target angle changes
+    out = p.update(1.0, np.array([3.9, 3.3]), np.array([False, True]), [zone])
+    (d,) = p.decisions
+    assert d["why"] == "avoid" and out[0] == pytest.approx(d["offset_rad"]) != 0.0
+    target = Zone("target", 3.7, 3.9)
+    p = Planner(0.93, 0.22, [1.0, 1.0])
+    p._steps = [0.63] * 4
+    p.update(1.0, np.array([3.6, 3.0]), np.array([False, True]), [target])
+    assert p.decisions[0]["why"] == "target"
+    assert 3.0 + 0.63 + p.decisions[0]["step_change_m"] + 0.11 == pytest.approx(3.8)
+    weak = Planner(0.93, 0.22, [0.5, 1.0])  # a paretic left leg at half drive
+    weak._steps = [0.63] * 4
+    weak.update(1.0, np.array([3.6, 3.0]), np.array([False, True]), [target])
+    assert weak.decisions[0]["offset_rad"] == pytest.approx(0.5 * p.decisions[0]["offset_rad"])
