@@ -20,7 +20,16 @@ from gaitsim.sim.trace import Trace
 ROOT = Path(__file__).parents[1]
 BAD_FILES = sorted((ROOT / "tests" / "data" / "bad").glob("*.toml"))
 SCENARIO_FILES = sorted((ROOT / "scenarios").glob("*.toml"))
-RUN_KEYS = {"scenario", "seed", "termination", "simulated_s", "trace", "metrics", "versions"}
+RUN_KEYS = {
+    "scenario",
+    "seed",
+    "termination",
+    "simulated_s",
+    "trace",
+    "metrics",
+    "course",
+    "versions",
+}
 SHORT = """\
 description = "0.2 s test run"
 
@@ -271,3 +280,20 @@ def test_controller_settings_are_checked_against_the_controllers_family(tmp_path
     result = gaitsim("run", scenario, "--json")
     assert result.returncode == 2
     assert "device.controller" in result.stderr and "guidance" in result.stderr
+
+
+def test_run_prints_the_course_score_and_cues(tmp_path: Path) -> None:
+    scenario = tmp_path / "course.toml"
+    scenario.write_text(
+        '[patient]\npreset = "healthy"\n[controller]\nkind = "reflex"\n'
+        'parameters = "healthy.json"\n[course]\nkind = "treadmill"\nbelt_speed_m_s = 1.2\n'
+        '[[course.elements]]\nkind = "obstacle"\nat_m = 3.0\nlength_m = 0.3\n'
+        "response_time_s = 1.0\n[run]\nduration_s = 4.0\n",
+        encoding="utf-8",
+    )
+    proc = gaitsim("run", scenario, "--cues")
+    assert proc.returncode == 0, proc.stderr
+    assert "obstacles" in proc.stdout and "session score" in proc.stdout
+    assert "obstacle in" in proc.stdout  # the cue of the obstacle's appearance
+    result = json.loads(gaitsim("run", scenario, "--json").stdout)
+    assert result["course"]["obstacles"]["n"] == 1

@@ -86,6 +86,11 @@ class GaitVectorEnv(gym.vector.VectorEnv):
                 f"{self.config.id}: controller.sensor_delay_s and sensor_noise_std must be 0 in "
                 "the vector form (the reflex controller models its own delays); use GaitEnv"
             )
+        if scenario.course.elements:
+            raise ValueError(
+                f"{self.config.id}: course elements (appearances, perturbations, the patient's "
+                "course planner) are run by GaitEnv only, not yet by the vector form"
+            )
         device = built.device
         assert device is not None
         self._device = device

@@ -43,7 +43,7 @@ class CueAnalyser:
     time (:meth:`update`), with the course's obstacles announced as they appear
     (:meth:`appear`)."""
 
-    def __init__(self, body_weight_n: float) -> None:
+    def __init__(self, body_weight_n: float, start_s: float = 0.0) -> None:
         self._on, self._off = ON_BW * body_weight_n, OFF_BW * body_weight_n
         self._loaded: list[bool] | None = None  # from the first sample: no strike at start
         self._changed = [-math.inf, -math.inf]
@@ -54,12 +54,15 @@ class CueAnalyser:
         self._steps: list[float] = []
         self._best = [-math.inf, -math.inf]
         self.cues: list[Event] = []
+        self._start = start_s  # no cues before (a run's start transient)
 
     @property
     def step_length_m(self) -> float | None:
         return float(np.median(self._steps[-RHYTHM_STEPS:])) if self._steps else None
 
     def _cue(self, time_s: float, what: str, text: str, **detail: Any) -> None:
+        if time_s < self._start:
+            return
         self.cues.append(Event(round(time_s, 6), "cue", {"cue": what, "text": text, **detail}))
 
     def update(self, time_s: float, load_n: Sequence[float], heel_m: Sequence[float]) -> None:
@@ -126,8 +129,9 @@ class CueAnalyser:
 
 
 def cues_of(trace: Trace) -> list[Event]:
-    """The cues of a recorded session: the analyser run over the trace sample by sample."""
-    analyser = CueAnalyser(body_weight_n(trace.meta))
+    """The cues of a recorded session: the analyser run over the trace sample by sample,
+    silent through the run's start transient (``meta["transient_s"]``, as the gait metrics)."""
+    analyser = CueAnalyser(body_weight_n(trace.meta), float(trace.meta.get("transient_s", 0.0)))
     belt = np.asarray(trace["belt_pos_m"], float) if "belt_pos_m" in trace else None
     heel = np.stack([np.asarray(trace[f"heel_{s}_pos_m"][:, 0], float) for s in SIDES], axis=1)
     if belt is not None:
