@@ -69,7 +69,7 @@ def test_a_module_on_one_side_and_the_modules_order():
             },
             "two modules on the left hip",
         ),
-        ({"kind": "exoskeleton", "modules": [{"joint": "elbow"}]}, "device.modules.0.joint"),
+        ({"kind": "exoskeleton", "modules": [{"joint": "elbow"}]}, r"device.modules\[0\].joint"),
         (
             {"kind": "exoskeleton", "modules": [{"joint": "hip", "cuff_stiffness_nm_rad": -1.0}]},
             "0.0 < value",

@@ -261,7 +261,9 @@ def _circuit(params: dict, flags: jnp.ndarray, obs: dict) -> tuple[jnp.ndarray, 
     alpha_tgt = reflex[:, P["c0"]] - reflex[:, P["cv"]] * speed - theta
     if "step_offset_rad" in obs:  # a course: the supraspinal planner's adjustments per leg
         alpha_tgt = alpha_tgt + obs["step_offset_rad"]
-        reflex = reflex.at[:, P["knee_sw_tgt"]].add(-obs["swing_lift_rad"])
+        lift = obs["swing_lift_rad"]
+        # clearance: more swing knee flexion, and the ankle held dorsiflexed (toes up)
+        reflex = reflex.at[:, P["knee_sw_tgt"]].add(-lift).at[:, P["ankle_tgt"]].add(-0.5 * lift)
     new_flags = jax.vmap(_update_phase)(flags, senses, reflex, alpha_tgt)
     # supraspinal swing selection in double support: the leg further behind its target swings
     both = new_flags[0, _IN_CONTACT] * new_flags[1, _IN_CONTACT]
