@@ -401,6 +401,16 @@ CourseElement = Annotated[
 ]
 
 
+def _elements(items: Any) -> Any:
+    """Course elements validated (a saved scenario's and a generator's compare equal)."""
+    from pydantic import TypeAdapter
+
+    try:
+        return TypeAdapter(tuple[CourseElement, ...]).validate_python(list(items), strict=False)
+    except ValidationError:
+        return None  # reported with its path by the course's own validation
+
+
 class CourseGenerator(_Frozen):
     """A random course (``gaitsim.courses``): ``count`` elements of ``kind`` at
     ``difficulty`` from ``start_m``, drawn from ``seed``; sized to the patient's leg."""
@@ -566,7 +576,7 @@ class Scenario(_Frozen):
             gen.obstacle_length_leg,
         )
         given = course.get("elements")
-        if given and list(given) != elements:
+        if given and _elements(given) != _elements(elements):
             raise ValueError(
                 "course: give elements or generate, not both (a saved scenario's elements "
                 "must be those its generator makes)"

@@ -54,6 +54,8 @@ def test_a_scenario_generates_its_course_and_round_trips():
     scenario = spec.from_dict(data)
     assert len(scenario.course.elements) == 30
     assert spec.from_dict(spec.to_dict(scenario)) == scenario
+    targets = spec.from_dict({"course": {"generate": {"kind": "targets", "count": 5}}})
+    assert spec.from_dict(spec.to_dict(targets)) == targets  # optional fields saved as null
     other = {
         "course": {
             **data["course"],

@@ -16,7 +16,8 @@ Operational definitions (REFERENCES 7; Timmermans et al. 2016, Heeren et al. 201
   a foot touches inside it;
 - a **box** is *hit* when a heel or toe contact point comes within ``CONTACT_TOL_M`` of it
   (touching its top or its face), else *avoided*; curbs, slopes, stairs and uneven patches
-  are *crossed* when the pelvis passes their end, *failed* when the run fell on them;
+  are *crossed* when the pelvis is a leg length past their end, *failed* when the run fell
+  before;
 - a **walking area** scores the fraction of its time the pelvis stays inside.
 
 Positions are along the course: on a treadmill relative to the belt (projected elements
@@ -116,6 +117,7 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
     pelvis_world = np.asarray(trace["pelvis_pos_m"][:, 0], float)
     pelvis = _along(trace, pelvis_world)
     fell = trace.meta.get("termination", {}).get("reason") == "fall"
+    leg = float(trace.meta.get("body", {}).get("leg_length_m", 0.9))
     end_s = float(time_s[-1])
     spans = foot_spans(trace, course)
     toes = np.maximum(*(_along(trace, trace[f"toe_{s}_pos_m"][:, 0]) for s in SIDES))
@@ -134,7 +136,9 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
         if e.kind in ("obstacle", "target", "box", "curb", "slope", "stairs", "uneven"):
             length = 0.0 if e.kind == "curb" else _length(e)
             end_m = e.at_m + length
-            passed = np.flatnonzero(pelvis > end_m)
+            # terrain is crossed once the pelvis is a leg length past it (on its feet)
+            past = leg if e.kind in ("curb", "slope", "stairs", "uneven") else 0.0
+            passed = np.flatnonzero(pelvis > end_m + past)
             reached = np.flatnonzero(toes >= e.at_m)
             if e.kind in ("obstacle", "target") and reached.size and i in appeared:
                 row["appeared_s"] = appeared[i]
