@@ -82,3 +82,13 @@ def test_pedestrian_walking_area_boxes_and_terrain():
 
 def test_no_elements_no_score():
     assert score_course(crafted(walk(4), [], 3.0)) is None
+
+
+def test_a_fall_just_past_a_curb_fails_it():
+    steps = walk(8)
+    curb = [{"kind": "curb", "at_m": 1.5, "height_m": 0.05}]
+    assert score_course(crafted(steps, curb, 3.0))["elements"][0]["outcome"] == "crossed"
+    # the pelvis reaches 3 m: a fall there is within two leg lengths (1.8 m) of the curb
+    fallen = score_course(crafted(steps, curb, 3.0, reason="fall"))
+    assert fallen["elements"][0]["outcome"] == "failed"
+    assert fallen["terrain"]["success_rate"] == 0.0

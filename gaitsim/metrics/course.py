@@ -17,7 +17,7 @@ Operational definitions (REFERENCES 7; Timmermans et al. 2016, Heeren et al. 201
 - a **box** is *hit* when a heel or toe contact point comes within ``CONTACT_TOL_M`` of it
   (touching its top or its face), else *avoided*; curbs, slopes, stairs and uneven patches
   are *crossed* when the pelvis is a leg length past their end, *failed* when the run fell
-  before;
+  on them or within two leg lengths past them;
 - a **walking area** scores the fraction of its time the pelvis stays inside.
 
 Positions are along the course: on a treadmill relative to the belt (projected elements
@@ -169,10 +169,12 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
                 else:
                     row["outcome"] = "failed" if fell and reached.size else "not_reached"
             else:
-                if passed.size:
+                # a fall within two leg lengths past it was caused by it
+                fell_on_it = fell and reached.size and pelvis[-1] < end_m + 2 * leg
+                if passed.size and not fell_on_it:
                     row.update(outcome="crossed", time_s=float(time_s[passed[0]]))
                 else:
-                    row["outcome"] = "failed" if fell and reached.size else "not_reached"
+                    row["outcome"] = "failed" if fell_on_it else "not_reached"
         elif e.kind == "pedestrian":
             t0, t1 = e.at_s - e.crossing_s / 2, e.at_s + e.crossing_s / 2
             a, b = e.at_m - e.width_m / 2, e.at_m + e.width_m / 2
