@@ -3,22 +3,26 @@ shortens a step and lifts the swing foot higher, through the reflex controller's
 angle and swing-knee target (Song & Geyer 2015 modulate exactly these two to negotiate
 obstacles and stairs; ``gaitsim.neural.reflex``).
 
-At each lift-off the planner predicts where the swinging foot will land (the stance heel
-plus the step length of the last steps) and, against the elements it sees then:
+At each lift-off (and again when a new zone comes into sight early in the swing) the planner
+predicts where the swinging heel will land (the stance heel where it landed plus the median
+of the last unadjusted steps) and, against the elements it sees then:
 
-- a projected obstacle zone or a box the foot would land in: the step is lengthened past it
-  or shortened before it, whichever change is smaller (a margin on both sides);
+- projected obstacle zones and boxes: it plans this landing and the next two (a step length
+  apart) clear of them, a margin on both sides, with the least sum of squared step changes
+  within its caps (dynamic programming over a grid of changes), and takes the first change;
+  when nothing clears them, the longest step; no landing across a step edge either;
 - a stepping target within half a step of the prediction: the step is aimed so the foot's
   middle lands on the target's centre (mid-stance CoP, as it is scored);
 - an edge that rises within the step (a box, a curb up, a stair): the knee flexes more in
-  swing, in proportion to the rise.
+  swing and the ankle is held dorsiflexed, in proportion to the rise.
 
 A step change of D metres becomes a leg-angle offset of -gain D / (L sin c0) (the foot lands
 L cos(alpha) ahead of the hip); offsets and lifts are capped and scaled by the side's
 descending drive: the adjustment is a voluntary, supraspinal command, and a weak paretic leg
 adapts less (fewer and smaller adjustments: Said et al. 1999, obstacle crossing after stroke
 [memory]), so impairment limits it without a separate code path. The planner's numbers are
-modelling choices, tuned on course scenarios (``gaitsim tune``).
+modelling choices set by hand on the obstacle scenarios (README, "Courses"), not yet fitted
+with ``gaitsim tune``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from gaitsim import constants as C
+from gaitsim.metrics.events import MIN_PHASE_S  # a shorter phase is a flicker of the load
 from gaitsim.spec import CoursePlanner
 
 #: The course inputs of the patient's controller, after its measurements: per leg (left,
@@ -46,10 +51,6 @@ C0_RAD = 70 * math.pi / 180  # the nominal target leg angle (reflex c0)
 
 #: Landings planned ahead: this step and the next two.
 LOOKAHEAD = 3
-
-#: A contact or swing shorter than this (s) is a flicker of the load, not a phase
-#: (``gaitsim.metrics.events``' minimum phase).
-MIN_PHASE_S = 0.05
 
 
 @dataclass(frozen=True)
