@@ -369,3 +369,19 @@ def test_a_custom_controller_is_a_python_file_named_by_a_configuration(tmp_path)
     built = build_scenario(sc)
     with pytest.raises(ControllerConfigError, match="params, step"):
         device_controller(str(config), DeviceContext(built.device, 200.0, 75.0, 1.75))
+
+
+def test_the_envs_squared_interaction_is_the_interaction_torques():
+    from gaitsim.catalogue import resolve_scenario
+    from gaitsim.model.devices import cuff_terms, interaction_sq, interaction_torque_of
+
+    built = build_scenario(spec.load(resolve_scenario("gait-trainer-severe-left")))
+    device = built.device
+    assert device is not None and device.size == 4
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        qpos = rng.normal(size=built.model.nq)
+        qvel = rng.normal(size=built.model.nv)
+        torque = interaction_torque_of(qpos, qvel, device)
+        expected = float(np.dot(torque, torque))
+        assert interaction_sq(qpos, qvel, cuff_terms(device)) == pytest.approx(expected, rel=1e-12)

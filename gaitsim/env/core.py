@@ -290,6 +290,15 @@ class StrideDetector:
                 self._last_step[m, k] = s["step_length_m"]
         return out
 
+    def quiet(self, left_bw: float, right_bw: float) -> bool:
+        """One member's loads (body weights): True when neither foot crosses its threshold,
+        so :meth:`update` would change nothing (its first test, on Python numbers: most
+        steps of a single env end here)."""
+        left, right = self._loaded[0].tolist()
+        return (left_bw >= OFF_BW if left else left_bw <= ON_BW) and (
+            right_bw >= OFF_BW if right else right_bw <= ON_BW
+        )
+
     def update(
         self, time_s: np.ndarray, load_bw: np.ndarray, heel_x: Any
     ) -> list[list[dict[str, Any]]] | None:

@@ -39,7 +39,7 @@ from gaitsim.env.core import (
     step_reward,
 )
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
-from gaitsim.model.devices import interaction_torque_of
+from gaitsim.model.devices import cuff_terms, interaction_sq, interaction_torque_of
 from gaitsim.sim.initial import quiet_mujoco_warnings
 from gaitsim.sim.sensing import measure
 from gaitsim.sim.simulation import Simulation
@@ -80,7 +80,7 @@ class GaitEnv(gym.Env):
         device = sim.device
         assert device is not None
         self._dt = sim.device_every * sim.dt
-        self._last_action = np.zeros(device.device.size, np.float32)
+        self._last_action = [0.0] * device.device.size
         k = self.config.observation.history
         self._history = History(1, k, len(episode.obs_index))
         self._fresh: np.ndarray | None = np.ones(1, bool)
@@ -90,12 +90,14 @@ class GaitEnv(gym.Env):
         self._qpos, self._qvel, self._act = data.qpos, data.qvel, data.act
         self._sensordata, self._geom_xpos = data.sensordata, data.geom_xpos
         index = sim.index
-        self._load_index = np.array(
-            [index.foot_sensor[side] + FOOT_VERTICAL_FORCE for side in C.SIDES]
+        self._load_left, self._load_right = (
+            index.foot_sensor[side] + FOOT_VERTICAL_FORCE for side in C.SIDES
         )
         self._heel_geoms = np.array([index.heel_geom[side] for side in C.SIDES])
         self._pelvis_dof = index.dof["pelvis_x"]
         self._belt_dof = index.belt_dof  # None overground (the belt's dof is never 0)
+        assert sim.built.device is not None
+        self._cuffs = cuff_terms(sim.built.device)
         obs = self._observe()
         info = {"seed": episode.run_seed, "randomized": episode.drawn}
         if self.config.observation.privileged:
@@ -117,22 +119,28 @@ class GaitEnv(gym.Env):
         w = self.config.reward
         episode = self._episode
         info: dict[str, Any] = {"strides": []}
-        change = a - self._last_action
-        change_sq = float(np.dot(change, change))
-        self._last_action = a
+        # on Python numbers: a few values, where each NumPy call costs more than the sum
+        values = a.tolist()
+        change_sq = sum((x - y) * (x - y) for x, y in zip(values, self._last_action, strict=True))
+        self._last_action = values
         if fell:
             reward = step_reward(w, self._dt, 0.0, 0.0, 0.0, change_sq, True)
         else:
             qvel = self._qvel
             speed = qvel[self._pelvis_dof] - (qvel[self._belt_dof] if self._belt_dof else 0.0)
             heat = float(self._act**0.6 @ episode.heat_w_kg) if w.effort else 0.0
-            interaction = float(np.dot(cuff := self._interaction(), cuff)) if w.interaction else 0.0
-            load = self._sensordata[self._load_index] / episode.body_weight_n
-            strides = self._strides.update(
-                np.array([sim.data.time]),
-                load[None],
-                lambda: self._geom_xpos[self._heel_geoms, 0][None],
+            interaction = (
+                interaction_sq(self._qpos, self._qvel, self._cuffs) if w.interaction else 0.0
             )
+            bw, sensordata = episode.body_weight_n, self._sensordata
+            left, right = sensordata[self._load_left] / bw, sensordata[self._load_right] / bw
+            strides = None
+            if not self._strides.quiet(left, right):
+                strides = self._strides.update(
+                    np.array([sim.data.time]),
+                    np.array([[left, right]]),
+                    lambda: self._geom_xpos[self._heel_geoms, 0][None],
+                )
             asymmetry = 0.0
             if strides is not None:
                 info["strides"] = strides[0]
