@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from gaitsim.constants import SIDES
-from gaitsim.metrics.events import detect_events
-from gaitsim.model.terrain import ground_height, ground_profile
+from gaitsim.metrics.events import SideEvents, detect_events
+from gaitsim.model.terrain import extent, ground_height, ground_profile
 from gaitsim.sim.trace import Trace
 from gaitsim.spec import Course
 
@@ -58,10 +58,11 @@ def _along(trace: Trace, x: np.ndarray) -> np.ndarray:
     return x - np.asarray(trace["belt_pos_m"], float) if "belt_pos_m" in trace else x
 
 
-def foot_spans(trace: Trace, course: Course) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def foot_spans(
+    trace: Trace, course: Course, events: Mapping[str, SideEvents]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per side, (lo, hi) along the course (T,) of the foot's part on the ground; NaN where
-    the foot is not loaded."""
-    events = detect_events(trace)
+    the foot is not loaded (``events``: the trace's gait events)."""
     profile = ground_profile(course.elements)
     out = {}
     for side in SIDES:
@@ -91,10 +92,11 @@ def _touches(spans: Mapping[str, tuple[np.ndarray, np.ndarray]], a: float, b: fl
     return hit
 
 
-def landings(trace: Trace) -> dict[str, list[tuple[float, float]]]:
+def landings(
+    trace: Trace, events: Mapping[str, SideEvents]
+) -> dict[str, list[tuple[float, float]]]:
     """Per side, (time of heel strike, centre of pressure along the course at mid-stance)
     of each step with a heel strike and a toe-off."""
-    events = detect_events(trace)
     out: dict[str, list[tuple[float, float]]] = {}
     for side in SIDES:
         ev = events[side]
@@ -119,9 +121,10 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
     fell = trace.meta.get("termination", {}).get("reason") == "fall"
     leg = float(trace.meta.get("body", {}).get("leg_length_m", 0.9))
     end_s = float(time_s[-1])
-    spans = foot_spans(trace, course)
+    events = detect_events(trace)
+    spans = foot_spans(trace, course, events)
     toes = np.maximum(*(_along(trace, trace[f"toe_{s}_pos_m"][:, 0]) for s in SIDES))
-    steps = landings(trace)
+    steps = landings(trace, events)
     appeared = {
         int(e.detail["element"]): e.time_s for e in trace.events if e.kind == "course_appear"
     }
@@ -134,8 +137,7 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
         if hasattr(e, "at_m"):
             row["at_m"] = e.at_m
         if e.kind in ("obstacle", "target", "box", "curb", "slope", "stairs", "uneven"):
-            length = 0.0 if e.kind == "curb" else _length(e)
-            end_m = e.at_m + length
+            end_m = e.at_m + extent(e)
             # terrain is crossed once the pelvis is a leg length past it (on its feet)
             past = leg if e.kind in ("curb", "slope", "stairs", "uneven") else 0.0
             passed = np.flatnonzero(pelvis > end_m + past)
@@ -192,10 +194,6 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
             continue
         rows.append(row)
     return {"elements": rows, **_rates(rows)}
-
-
-def _length(e: Any) -> float:
-    return e.steps * e.tread_m if e.kind == "stairs" else float(e.length_m)
 
 
 def _target(e: Any, steps: Mapping[str, list[tuple[float, float]]]) -> dict[str, Any]:

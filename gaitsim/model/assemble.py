@@ -42,8 +42,8 @@ BELT_HALF_LENGTH_M = 3600.0 * 3.0 + 10.0
 BELT_MASS_KG = 1000.0
 BELT_SPEED_GAIN = 1.0e5
 BELT_JOINT = "treadmill_belt"
-TERRAIN_RGBA = [0.72, 0.66, 0.55, 1]
 BELT_DRIVE = "treadmill_drive"
+TERRAIN_RGBA = [0.72, 0.66, 0.55, 1]  # curbs, ramps, stairs: a stone colour
 
 
 def add_course(spec: mujoco.MjSpec, course: Course) -> None:

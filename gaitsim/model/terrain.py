@@ -38,7 +38,8 @@ class Piece:
     z1: float
 
 
-def _extent(e: Any) -> float:
+def extent(e: Any) -> float:
+    """How far (m) a physical or projected element reaches along the walk from ``at_m``."""
     if e.kind == "curb":
         return 0.0
     if e.kind == "stairs":

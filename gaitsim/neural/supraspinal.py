@@ -81,14 +81,12 @@ class Planner:
         self._drive = np.asarray(drive, float)
         self._loaded = np.ones(2, bool)
         self._since = np.zeros(2)  # time of the last touchdown / lift-off per leg
-        self._seen: list[frozenset[Zone]] = [
-            frozenset(),
-            frozenset(),
-        ]  # the zones a swing was planned against
+        # the zones each leg's swing was planned against
+        self._seen: list[frozenset[Zone]] = [frozenset(), frozenset()]
         self._adjusted = np.zeros(2, bool)
         self._landed = [math.nan, math.nan]  # heel along the course at each leg's touchdown
         self._steps: list[float] = []
-        self._out = np.zeros(4, np.float32)
+        self._out = np.zeros(sum(n for _, n in COURSE_INPUTS), np.float32)
         self.decisions: list[dict[str, Any]] = []
 
     @property
@@ -106,7 +104,7 @@ class Planner:
         foot's heel position along the course and load state, and the zones in sight.
 
         Contact changes count after MIN_PHASE_S in the old phase (a load flickering about
-        the threshold is one phase); a swing is re-planned in its first REPLAN_S when new
+        the threshold is one phase); a swing is re-planned in its first ``replan_s`` when new
         zones come into sight (an online correction; later the leg is committed)."""
         s = self._s
         for k in range(2):
@@ -131,17 +129,12 @@ class Planner:
         landed = self._landed[1 - k]
         return landed if math.isfinite(landed) else float(heel_m[1 - k])
 
-    def _clear(self, land: float, zones: Sequence[Zone]) -> bool:
-        m = self._s.margin_m
-        return not any(
-            z.kind == "avoid" and land + self._foot + m > z.a and land - m < z.b for z in zones
-        )
-
     def _change(
         self, land: float, step: float, zones: Sequence[Zone], side: str
     ) -> tuple[float, str]:
         """The step change (m) and why: aim at a target in reach, else keep this landing and
-        the next one clear of every avoid zone with the least squared change over the two."""
+        the next LOOKAHEAD - 1 clear of every avoid zone with the least sum of squared
+        changes (the longest step when nothing clears them)."""
         for z in zones:
             if z.kind == "target" and z.side in (None, side):
                 aim = (z.a + z.b) / 2 - self._foot / 2

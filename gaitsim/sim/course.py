@@ -23,7 +23,7 @@ from gaitsim import constants as C
 from gaitsim.model.assemble import BELT_SPEED_GAIN, FOOT_VERTICAL_FORCE, BuiltModel
 from gaitsim.model.terrain import ground_profile
 from gaitsim.neural.reflex import CONTACT_LOAD_BW
-from gaitsim.neural.supraspinal import Planner, Zone
+from gaitsim.neural.supraspinal import COURSE_INPUTS, Planner, Zone
 from gaitsim.sim.sensing import BodyIndex
 from gaitsim.sim.trace import Event
 from gaitsim.spec import Box, Obstacle, Scenario, Target
@@ -32,6 +32,8 @@ from gaitsim.spec import Box, Obstacle, Scenario, Target
 SIGHT_M = 4.0
 #: Half width (m) of the strip about a step edge where no foot may land.
 EDGE_M = 0.02
+#: A zone stays in the planner's sight until this far (m) behind the rear heel.
+BEHIND_M = 0.5
 #: Slowest walking speed used to time an element's appearance (m/s).
 MIN_SPEED_M_S = 0.3
 
@@ -122,20 +124,21 @@ class CourseRunner:
         if speed is None:
             speed = float(data.qvel[self._index.dof["pelvis_x"]])
         speed = max(speed, MIN_SPEED_M_S)
-        zones = [z for z in self._fixed if z.b >= heel.min() - 0.5 and z.a <= toe + SIGHT_M]
+        rear = float(heel.min()) - BEHIND_M
+        zones = [z for z in self._fixed if z.b >= rear and z.a <= toe + SIGHT_M]
         for i, e in self._projected:
             if i not in self.appeared and e.at_m - toe <= e.response_time_s * speed:
                 self.appeared[i] = t
                 self.events.append(
                     Event(t, "course_appear", {"element": i, "kind": e.kind, "at_m": e.at_m})
                 )
-            if i in self.appeared and e.at_m + e.length_m >= heel.min() - 0.5:
+            if i in self.appeared and e.at_m + e.length_m >= rear:
                 side = e.side if isinstance(e, Target) else None
                 kind = "avoid" if isinstance(e, Obstacle) else "target"
                 zones.append(Zone(kind, e.at_m, e.at_m + e.length_m, side=side))
-        loaded = data.sensordata[self._loads] > CONTACT_LOAD_BW * self._bw
         if not self._planning:
-            return np.zeros(4, np.float32)
+            return np.zeros(sum(n for _, n in COURSE_INPUTS), np.float32)
+        loaded = data.sensordata[self._loads] > CONTACT_LOAD_BW * self._bw
         n = len(self.planner.decisions)
         out = self.planner.update(t, heel, loaded, zones)
         for d in self.planner.decisions[n:]:

@@ -213,11 +213,13 @@ class Simulation:
         self._loop = loop = compile_for_loop(controller, scenario, layout)
         no_course = np.zeros(sum(n for _, n in COURSE_INPUTS), np.float32)
 
-        def observe(data: mujoco.MjData) -> np.ndarray:
+        def observe(data: mujoco.MjData, running: bool = True) -> np.ndarray:
+            """The patient's measurements, and on a course the planner's inputs (none yet
+            before the run starts)."""
             obs = measure(data.sensordata, index)
             if course is None:
                 return obs
-            return np.concatenate([obs, course.tick(data)])
+            return np.concatenate([obs, course.tick(data) if running else no_course])
 
         self._observe = observe
         self.data = data = mujoco.MjData(model)
@@ -238,10 +240,6 @@ class Simulation:
                 detail = f"device: {type(exc).__name__}: {exc}"
                 self.end = Termination("controller_error", 0.0, detail)
 
-        def settle_obs() -> np.ndarray:  # before the run: no course adjustments yet
-            obs = measure(data.sensordata, index)
-            return obs if course is None else np.concatenate([obs, no_course])
-
         if initial is None:
             data.qpos[:] = built.stand_qpos
         else:
@@ -252,7 +250,7 @@ class Simulation:
             try:
                 settle_activation(
                     lambda: mujoco.mj_forward(model, data),
-                    lambda: np.asarray(loop.step(loop.state0, settle_obs())[1]),
+                    lambda: np.asarray(loop.step(loop.state0, observe(data, False))[1]),
                     data.act,
                 )
             except Exception as exc:  # a controller bug ends the run, never the caller
@@ -392,27 +390,30 @@ class Simulation:
         if progress is not None:
             progress(1.0)
         time_s, channels = recorder.finish()
-        events = tuple(
+        events = [
             Event(p.time_s, "push", {"force_n": list(p.force_n), "duration_s": p.duration_s})
             for p in self._pushes
             if p.time_s <= end.time_s
-        )
+        ]
         if self._course is not None:
-            events = tuple(sorted(events + tuple(self._course.events), key=lambda e: e.time_s))
-        events += (Event(end.time_s, end.reason, {"detail": end.detail}),)
+            events += self._course.events
+        last = Event(end.time_s, end.reason, {"detail": end.detail})
         meta = _meta(
             self.scenario, self.seed, self.built, end, self.dt, self._record_every * self.dt
         )
         # a run started in a gait state has a start transient the gait metrics leave out
         meta["transient_s"] = 0.0 if self.initial is None else GAIT_START_TRANSIENT_S
-        trace = Trace(time_s, channels, events, meta)
+
+        def trace_with(events: list[Event]) -> Trace:
+            return Trace(time_s, channels, (*sorted(events, key=lambda e: e.time_s), last), meta)
+
+        trace = trace_with(events)
         if self._course is not None and self._record:
             # the clinic's feedback: the cue analyser over the recorded sensor data, sample
             # by sample (it never looks ahead: each cue's time is when it is given live)
             from gaitsim.metrics.cues import cues_of
 
-            cued = sorted(trace.events[:-1] + tuple(cues_of(trace)), key=lambda e: e.time_s)
-            trace = Trace(time_s, channels, (*cued, trace.events[-1]), meta)
+            trace = trace_with(events + cues_of(trace))
         return trace
 
 
