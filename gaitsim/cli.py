@@ -190,7 +190,8 @@ def _write_outputs(spec: Scenario, trace: Any, summary: Any, out_dir: Path) -> d
     The summary file is only named here (its content is the run result, written by the
     caller). A video that cannot be rendered is reported on stderr and left out.
     """
-    from gaitsim.render.report import markdown_report
+    from gaitsim.metrics.course import score_course
+    from gaitsim.render.report import ReviewRun, write_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = spec.run.outputs
@@ -207,10 +208,37 @@ def _write_outputs(spec: Scenario, trace: Any, summary: Any, out_dir: Path) -> d
         except RenderUnavailable as exc:
             click.echo(f"warning: no video: {exc}", err=True)
     if "report" in outputs:
-        files["report"] = out_dir / "report.md"
-        listed = {k: v.name for k, v in files.items() if k != "report"}
-        write_text(files["report"], markdown_report(trace, summary, listed))
+        run = ReviewRun(out_dir.resolve().name, trace, summary, score_course(trace))
+        files["report"] = write_report([run], out_dir)["report"]
     return files
+
+
+@main.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for report.html and its PNGs (default: the run folder, with one run).",
+)
+@click.option("--title", default=None, help="The page's title.")
+def report_cmd(run_dirs: tuple[Path, ...], out_dir: Path | None, title: str | None) -> None:
+    """Write one self-contained HTML report (plots embedded, PNGs beside it) of RUN_DIRS:
+    folders written by `gaitsim run --out`, in order (a trend across them with two or more)."""
+    from gaitsim.render.report import ReportInputError, load_run, write_report
+
+    if out_dir is None:
+        if len(run_dirs) > 1:
+            raise BadInput("--out: required with more than one run folder")
+        out_dir = run_dirs[0]
+    _check_out_dir(out_dir)
+    try:
+        runs = [load_run(folder) for folder in run_dirs]
+    except ReportInputError as exc:
+        raise BadInput(str(exc)) from None
+    paths = write_report(runs, out_dir, title)
+    click.echo(f"report: {paths['report']}", err=True)
 
 
 @main.command("render")

@@ -20,6 +20,17 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa'; then
   fi
 fi
 
+# The report test opens the HTML report in a real headless Chromium (through chromedriver).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Chromium for the report test (chromium chromium-driver)" >&2
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      chromium chromium-driver >&2
+  else
+    echo "note: the report test needs a headless Chromium: apt-get install chromium chromium-driver" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

@@ -13,7 +13,7 @@ def _cell(value: Any, fmt: str) -> str:
     return _MISSING if value is None else fmt.format(value)
 
 
-def _rows(d: dict[str, Any]) -> list[tuple[str, Any, Any, Any, str]]:
+def summary_rows(d: dict[str, Any]) -> list[tuple[str, Any, Any, Any, str]]:
     """(label, left, right, both, format) for each line of the table."""
     sym = d["symmetry"]
     mos = d["mos_ap_m"]
@@ -74,7 +74,7 @@ def format_table(summary: GaitSummary) -> str:
     """The summary as an aligned text table: metric, left, right, both sides (max for GRF)."""
     header = f"{'metric':<36}{'left':>10}{'right':>10}{'both':>10}"
     lines = [header, "-" * len(header)]
-    for label, left, right, both, fmt in _rows(summary.to_dict()):
+    for label, left, right, both, fmt in summary_rows(summary.to_dict()):
         cells = "".join(f"{_cell(v, fmt):>10}" for v in (left, right, both))
         lines.append(f"{label:<36}{cells}")
     return "\n".join(lines)
