@@ -161,10 +161,7 @@ def run_cmd(
         _check_out_dir(out_dir)
     trace = _simulate(spec, seed, show_progress=sys.stderr.isatty() or as_json)
     summary = summarize(trace)
-    files = {} if out_dir is None else _write_outputs(spec, trace, summary, out_dir)
-    result = run_result(spec, trace, summary, files.get("trace"))
-    if "summary" in files:
-        write_text(files["summary"], json.dumps(result, indent=2) + "\n")
+    result, files = _save_run(spec, trace, summary, out_dir)
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -182,6 +179,17 @@ def run_cmd(
                 click.echo(f"cue {event.time_s:8.2f} s  {event.detail['text']}")
     for label, path in files.items():
         click.echo(f"{label}: {path}")
+
+
+def _save_run(
+    spec: Scenario, trace: Any, summary: Any, out_dir: Path | None
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The run result, and the scenario's outputs written under ``out_dir`` (none without)."""
+    files = {} if out_dir is None else _write_outputs(spec, trace, summary, out_dir)
+    result = run_result(spec, trace, summary, files.get("trace"))
+    if "summary" in files:
+        write_text(files["summary"], json.dumps(result, indent=2) + "\n")
+    return result, files
 
 
 def _write_outputs(spec: Scenario, trace: Any, summary: Any, out_dir: Path) -> dict[str, Path]:
@@ -242,13 +250,30 @@ def report_cmd(run_dirs: tuple[Path, ...], out_dir: Path | None, title: str | No
 
 
 @main.command("render")
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True)
 @click.option(
     "--out",
     "out_path",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="MP4 file to write.",
+)
+@click.option(
+    "--compare",
+    "side_by_side",
+    is_flag=True,
+    help="Render SOURCES side by side, synchronised, a strip chart under each panel.",
+)
+@click.option(
+    "--controllers",
+    default=None,
+    help="With --compare and one scenario: render it without its device and under each of "
+    "these comma-separated device-controller configurations, from the same seed.",
+)
+@click.option(
+    "--signal",
+    default=None,
+    help="Channel of the comparison's strip charts (default: the paretic knee angle).",
 )
 @click.option("--fps", type=click.FloatRange(1, 240), default=30.0, show_default=True)
 @click.option(
@@ -258,40 +283,202 @@ def report_cmd(run_dirs: tuple[Path, ...], out_dir: Path | None, title: str | No
     show_default=True,
     help="Playback slower than real time by this factor.",
 )
-@click.option("--width", type=click.IntRange(16, 3840), default=640, show_default=True)
-@click.option("--height", type=click.IntRange(16, 2160), default=360, show_default=True)
+@click.option(
+    "--width",
+    type=click.IntRange(16, 7680),
+    default=None,
+    help="Video width (default 640 per panel).",
+)
+@click.option(
+    "--height",
+    type=click.IntRange(16, 2160),
+    default=None,
+    help="Video height (default 360; 480 with --compare, charts included).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Render processes (default: one per core, fewer for short videos).",
+)
 @_seed_option
 def render_cmd(
-    source: str,
+    sources: tuple[str, ...],
     out_path: Path,
+    side_by_side: bool,
+    controllers: str | None,
+    signal: str | None,
     fps: float,
     slow_motion: float,
-    width: int,
-    height: int,
+    width: int | None,
+    height: int | None,
+    workers: int | None,
     seed: int | None,
 ) -> None:
-    """Render SOURCE (a saved trace.npz, or a scenario to simulate first) to an MP4 video."""
-    from gaitsim.render import RenderUnavailable, render_trace
-    from gaitsim.sim.trace import Trace
+    """Render SOURCES (saved trace.npz files, run folders, or scenarios to simulate first) to
+    an MP4 video: one source, or with --compare several side by side."""
+    from gaitsim.render import RenderUnavailable, render_compare, render_trace
 
     _check_out_dir(out_path.parent)
-    if source.endswith(".npz"):
-        try:
-            trace = Trace.load(source)
-        except (OSError, ValueError, KeyError) as exc:
-            raise BadInput(f"{source}: cannot read trace: {exc}") from None
+    if not side_by_side and (len(sources) > 1 or controllers or signal):
+        raise BadInput("several sources, --controllers and --signal need --compare")
+    if controllers:
+        if len(sources) != 1:
+            raise BadInput("--controllers: give exactly one scenario to compare under them")
+        runs = _controller_runs(sources[0], controllers, seed)
     else:
-        trace = _simulate(_load_scenario(source), seed, show_progress=sys.stderr.isatty())
+        runs = [_render_source(source, seed) for source in sources]
+    if side_by_side and len(runs) < 2:
+        raise BadInput("--compare: needs two or more sources (or --controllers)")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        written = render_trace(
-            trace, out_path, fps=fps, width=width, height=height, slow_motion=slow_motion
-        )
+        if side_by_side:
+            written = render_compare(
+                [trace for _, trace in runs],
+                [label for label, _ in runs],
+                out_path,
+                signal=signal,
+                fps=fps,
+                width=width or 640 * len(runs),
+                height=height or 480,
+                slow_motion=slow_motion,
+                workers=workers,
+            )
+        else:
+            written = render_trace(
+                runs[0][1],
+                out_path,
+                fps=fps,
+                width=width or 640,
+                height=height or 360,
+                slow_motion=slow_motion,
+                workers=workers,
+            )
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     except RenderUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"video: {written}", err=True)
+
+
+def _render_source(source: str, seed: int | None) -> tuple[str, Any]:
+    """(label, trace) of a trace file, a run folder, or a scenario simulated here."""
+    from gaitsim.sim.trace import Trace
+
+    path = Path(source)
+    if source.endswith(".npz") or path.is_dir():
+        file = path / "trace.npz" if path.is_dir() else path
+        try:
+            trace = Trace.load(file)
+        except (OSError, ValueError, KeyError) as exc:
+            raise BadInput(f"{file}: cannot read trace: {exc}") from None
+        label = path.name if path.is_dir() else (path.parent.name or path.stem)
+        return label, trace
+    spec = _load_scenario(source)
+    return spec.name, _simulate(spec, seed, show_progress=sys.stderr.isatty())
+
+
+def _controller_runs(scenario: str, controllers: str, seed: int | None) -> list[tuple[str, Any]]:
+    """SCENARIO without its device and under each configuration: (label, trace) each."""
+    from gaitsim.control.devices import ControllerConfigError, load_config
+    from gaitsim.sim.compare import conditions
+
+    spec = _load_scenario(scenario)
+    if spec.device.kind == "none":
+        raise BadInput(f"{scenario}: device.kind = 'none': give it a device to compare under")
+    names = [n.strip() for n in controllers.split(",") if n.strip()]
+    try:
+        for name in names:
+            load_config(name)
+    except (ControllerConfigError, FileNotFoundError) as exc:
+        raise BadInput(f"--controllers: {exc}") from None
+    return [
+        (c.name, _simulate(c.scenario, seed, show_progress=sys.stderr.isatty()))
+        for c in conditions(spec, names)
+    ]
+
+
+DEMO_SCENARIO = "obstacle-avoidance-hemiparetic-moderate-ankle-exo"
+
+
+@main.command("demo")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/demo"),
+    show_default=True,
+    help="Folder for the runs, the comparison video and the report.",
+)
+@click.option(
+    "--scenario",
+    default=DEMO_SCENARIO,
+    show_default=True,
+    help="A scenario with a device: shown without it and with its controller.",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(1.0, 3600.0),
+    default=40.0,
+    show_default=True,
+    help="Simulated seconds per run.",
+)
+@click.option("--width", type=click.IntRange(32, 7680), default=1280, show_default=True)
+@click.option("--height", type=click.IntRange(32, 2160), default=480, show_default=True)
+@_seed_option
+def demo_cmd(
+    out_dir: Path,
+    scenario: str,
+    duration_s: float,
+    width: int,
+    height: int,
+    seed: int | None,
+) -> None:
+    """The showcase: a moderate hemiparetic patient on the obstacle session, without a
+    device and with the ankle assist, from the same seed: both runs, a side-by-side video
+    (compare.mp4) and one report (report.html)."""
+    from gaitsim.metrics import summarize
+    from gaitsim.render import RenderUnavailable, render_compare
+    from gaitsim.render.report import ReviewRun, write_report
+    from gaitsim.sim.compare import conditions
+
+    spec = _load_scenario(scenario)
+    if spec.device.kind == "none":
+        raise BadInput(f"--scenario {scenario}: device.kind = 'none': the demo needs a device")
+    _check_out_dir(out_dir)
+    run = spec.run.model_copy(update={"duration_s": duration_s, "outputs": ("trace", "summary")})
+    spec = spec.model_copy(update={"run": run})
+    runs, traces = [], []
+    for condition in conditions(spec, [spec.device.controller]):
+        click.echo(f"simulating {condition.name} ({duration_s:g} s)", err=True)
+        trace = _simulate(condition.scenario, seed, show_progress=sys.stderr.isatty())
+        summary = summarize(trace)
+        result, _ = _save_run(condition.scenario, trace, summary, out_dir / condition.name)
+        runs.append(ReviewRun(condition.name, trace, summary, result["course"]))
+        traces.append(trace)
+        end = result["termination"]
+        course = (result["course"] or {}).get("session", {})
+        click.echo(
+            f"  {condition.name}: {end['reason']} at {end['time_s']:.1f} s, speed "
+            f"{_fmt(summary.speed_m_s, '.2f')} m/s, step-length ratio "
+            f"{_fmt(summary.symmetry['step_length_m']['ratio'], '.2f')}, course "
+            f"{_fmt(course.get('score_pct'), '.0f')} %"
+        )
+    report = write_report(runs, out_dir, title=f"gaitsim demo: {spec.name}")["report"]
+    click.echo(f"report: {report}", err=True)
+    click.echo("rendering the comparison", err=True)
+    try:
+        video = render_compare(
+            traces, [r.label for r in runs], out_dir / "compare.mp4", width=width, height=height
+        )
+    except RenderUnavailable as exc:
+        raise click.ClickException(f"no video: {exc}") from None
+    click.echo(f"video: {video}", err=True)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 @main.command("compare")

@@ -8,7 +8,7 @@ import pytest
 
 from gaitsim import constants as C
 from gaitsim import spec
-from gaitsim.render import RenderUnavailable, frame_times, render_trace, video
+from gaitsim.render import RenderUnavailable, frame_times, render_compare, render_trace, video
 from gaitsim.sim.simulation import simulate
 from gaitsim.sim.trace import Trace
 
@@ -126,3 +126,107 @@ def test_a_treadmill_run_with_a_device_renders_the_body_and_the_device(tmp_path)
     # the device's blue: blue channel well above red somewhere in the picture
     assert np.any(frame[..., 2] - frame[..., 0] > 30), "the device is not in view"
     assert (frame.sum(axis=2) > 60).mean() > 0.3, "most of the frame is black"
+
+
+@pytest.fixture(scope="module")
+def course_trace() -> Trace:
+    """10 s of the healthy obstacle session: projected obstacles come past on the belt."""
+    from gaitsim.catalogue import resolve_scenario
+
+    d = spec.to_dict(spec.load(resolve_scenario("obstacle-avoidance-healthy")))
+    d["run"]["duration_s"] = 10.0
+    return simulate(spec.from_dict(d))
+
+
+def _frames(path) -> tuple[list[np.ndarray], dict]:
+    iio = pytest.importorskip("imageio.v2")
+    with iio.get_reader(path) as reader:
+        return [np.asarray(f) for f in reader], reader.get_meta_data()
+
+
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+def test_a_10_s_course_run_renders_with_its_obstacles_in_two_workers(
+    course_trace: Trace, tmp_path, monkeypatch
+) -> None:
+    """Frames, duration and size read back; the two-process render (segments joined) has
+    the frames of the one-process render; the obstacles' marks are in the picture."""
+    monkeypatch.setattr(video, "MIN_FRAMES_PER_WORKER", 20)
+    try:
+        one = render_trace(
+            course_trace, tmp_path / "one.mp4", fps=10, width=320, height=240, workers=1
+        )
+        two = render_trace(
+            course_trace, tmp_path / "two.mp4", fps=10, width=320, height=240, workers=2
+        )
+    except RenderUnavailable as exc:
+        pytest.skip(f"rendering unavailable here: {exc}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.mp4", "two.mp4"]
+    expected = len(frame_times(course_trace, fps=10))
+    frames_one, meta = _frames(one)
+    frames_two, _ = _frames(two)
+    assert len(frames_one) == len(frames_two) == expected
+    assert meta["size"] == (320, 240) and abs(meta["duration"] - expected / 10) < 0.15
+    difference = [
+        np.abs(a.astype(int) - b.astype(int)).mean()
+        for a, b in zip(frames_one, frames_two, strict=True)
+    ]
+    assert max(difference) < 3.0, "the joined segments are not the same frames"
+    # an obstacle: its orange before it is passed, then green (avoided) or red (hit)
+    orange = [
+        ((f[..., 0] > 200) & (f[..., 1] > 100) & (f[..., 1] < 180) & (f[..., 2] < 80)).sum()
+        for f in frames_one
+    ]
+    green = [((f[..., 1] > 150) & (f[..., 0] < 100) & (f[..., 2] < 100)).sum() for f in frames_one]
+    assert max(orange) > 50 and max(green) > 50
+
+
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+def test_side_by_side_comparison_is_labelled_synchronised_and_charted(
+    trace: Trace, course_trace: Trace, tmp_path
+) -> None:
+    out = tmp_path / "compare.mp4"
+    try:
+        render_compare(
+            [course_trace, trace], ["course", "short"], out, fps=10, width=320, height=200
+        )
+    except RenderUnavailable as exc:
+        pytest.skip(f"rendering unavailable here: {exc}")
+    frames, meta = _frames(out)
+    assert meta["size"] == (320, 200)
+    assert len(frames) == len(frame_times(course_trace, fps=10))  # the longer run's time base
+    chart = frames[len(frames) // 2][150:]  # the strip charts: white with a red cursor
+    assert (chart.sum(axis=2) > 700).mean() > 0.5
+    assert ((chart[..., 0] > 180) & (chart[..., 1] < 90)).sum() > 10
+    with pytest.raises(ValueError, match="not a 1-D channel.*allowed:.*knee_left_angle_rad"):
+        render_compare([trace, trace], ["a", "b"], out, signal="com_pos_m")
+    with pytest.raises(ValueError, match="two or more"):
+        render_compare([trace], ["a"], out)
+
+
+def test_cli_render_without_gl_exits_non_zero_with_one_clear_message(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    trace_file = tmp_path / "t.npz"
+    simulate(spec.from_dict({"run": {"duration_s": 0.2}})).save(trace_file)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gaitsim.cli",
+            "render",
+            str(trace_file),
+            "--out",
+            str(tmp_path / "v.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "MUJOCO_GL": "disable"},
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Error: rendering is disabled (MUJOCO_GL=disable); " + video._INSTALL_HINT
+    ]
+    assert not (tmp_path / "v.mp4").exists()

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gaitsim.catalogue import NotInCatalogue, catalogue_dir, resolve
-from gaitsim.sim.compare import ANGLE_NOISE_RAD, SPEED_NOISE_M_S
+from gaitsim.sim.initial import ANGLE_NOISE_RAD, SPEED_NOISE_M_S
 
 Signal = Literal[
     "joint_angle_rad",

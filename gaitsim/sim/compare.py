@@ -19,6 +19,7 @@ from gaitsim.catalogue import catalogue_dir
 from gaitsim.control.devices import fits, load_config
 from gaitsim.metrics import summarize
 from gaitsim.metrics.summary import GaitSummary
+from gaitsim.sim.initial import ANGLE_NOISE_RAD, SPEED_NOISE_M_S
 from gaitsim.sim.simulation import simulate
 from gaitsim.spec import Scenario
 
@@ -40,10 +41,6 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("peak_interaction_nm", "peak interaction torque", "N m"),
 )
 SIDED = {"step_length_m", "knee_flexion_deg", "toe_clearance_m"}
-
-#: Perturbation of the initial state per seed (std of angles, rad; of speed, m/s): the
-#: walking tests' values.
-ANGLE_NOISE_RAD, SPEED_NOISE_M_S = 0.02, 0.05
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ from gaitsim import constants as C
 from gaitsim.model.devices import module_name
 from gaitsim.sim.sensing import BodyIndex
 
+#: Perturbation of the initial state per seed (std of angles, rad; of speed, m/s) for
+#: ``gaitsim compare`` and the environments' episodes: the walking tests' values.
+ANGLE_NOISE_RAD, SPEED_NOISE_M_S = 0.02, 0.05
+
 
 @dataclass(frozen=True)
 class FallLimits:
