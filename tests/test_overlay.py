@@ -62,3 +62,22 @@ def test_a_cue_shows_from_its_time_for_cue_show_s() -> None:
     assert cue_at(trace, 1.0) == "lift the left foot: obstacle in 2 steps"
     assert cue_at(trace, 1.6) == "step length left 0.42 m, best 0.47 m"
     assert cue_at(trace, 1.5 + CUE_SHOW_S + 0.01) is None
+
+
+def test_an_assist_as_needed_run_records_its_assist_level_and_the_hud_shows_it() -> None:
+    from gaitsim import spec
+    from gaitsim.catalogue import resolve_scenario
+    from gaitsim.sim.simulation import simulate
+
+    d = spec.to_dict(spec.load(resolve_scenario("gait-trainer-severe-left")))
+    d["run"]["duration_s"] = 1.0
+    d["device"].update(controller="assist-as-needed", controller_settings={})
+    trace = simulate(spec.from_dict(d))
+    level = np.asarray(trace["device_assist_level"])
+    assert level.shape == (len(trace), 2)
+    assert np.all((level >= 0.0) & (level <= 1.0))
+    assert ("assist", f"L {level[-1, 0]:.2f}  R {level[-1, 1]:.2f}") in hud_series(trace).lines(
+        len(trace) - 1
+    )
+    d["device"]["controller"] = "transparent"
+    assert "device_assist_level" not in simulate(spec.from_dict(d))

@@ -159,3 +159,29 @@ def test_the_page_opens_in_headless_chromium_without_errors_and_shows_every_plot
         assert complete and width > 100 and height > 100 and shown > 100, name
     png = written["gait_cycle"].read_bytes()
     assert np.frombuffer(png[16:24], ">u4").tolist() == [images[0][2], images[0][3]]
+
+
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
+def test_demo_writes_both_runs_the_comparison_video_and_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    done = _gaitsim("demo", "--out", out, "--duration", "3", "--width", "320", "--height", "200")
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        [
+            "no-device",
+            "ankle-pushoff-late",
+            "compare.mp4",
+            "report.html",
+            "gait_cycle.png",
+            "energy.png",
+            "course.png",
+            "trend.png",
+        ]
+    ), names
+    for run in ("no-device", "ankle-pushoff-late"):
+        assert sorted(p.name for p in (out / run).iterdir()) == ["summary.json", "trace.npz"]
+    iio = pytest.importorskip("imageio.v2")
+    with iio.get_reader(out / "compare.mp4") as reader:
+        assert reader.get_meta_data()["size"] == (320, 200)
+        assert sum(1 for _ in reader) >= 90  # 3 s at 30 fps and the end hold

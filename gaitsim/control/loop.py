@@ -48,13 +48,16 @@ def synchronous_dispatch() -> None:
 
 @dataclass(frozen=True)
 class LoopController:
-    """``step(state, obs) -> (state, command)`` on flat arrays, params bound."""
+    """``step(state, obs) -> (state, command)`` on flat arrays, params bound. ``level``: where
+    the flat state holds the controller's assist level per leg (a state entry ``"level"``, as
+    assist-as-needed keeps it), None when it has none."""
 
     name: str
     rate_hz: float
     state0: np.ndarray
     params: np.ndarray
     compiled: Callable[[Any, Any, Any], tuple[Any, Any]]
+    level: slice | None = None
 
     def step(self, state: Any, obs: np.ndarray) -> tuple[Any, Any]:
         return self.compiled(self.params, state, obs)
@@ -95,7 +98,20 @@ def compile_for_loop(
         np.asarray(ravel_pytree(state0)[0]),
         np.asarray(ravel_pytree(controller.params)[0]),
         _compiled(controller, state0, layout, batched=False),
+        _level_slice(state0),
     )
+
+
+def _level_slice(state: Any) -> slice | None:
+    """The flat-state slice of a top-level ``"level"`` entry (raveling's leaf order)."""
+    start = 0
+    for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+        size = int(np.size(leaf))
+        key = path[0] if path else None
+        if isinstance(key, jax.tree_util.DictKey) and key.key == "level":
+            return slice(start, start + size)
+        start += size
+    return None
 
 
 def step_flops(loop: LoopController, layout: Layout = PATIENT_LAYOUT) -> float:

@@ -349,6 +349,12 @@ class DeviceRunner:
         self.command = np.zeros(device.size)
         self.torque = np.zeros(device.size)
 
+    def assist_level(self) -> np.ndarray | None:
+        """The controller's assist level per leg (left, right) now, when it keeps one."""
+        if self.loop is None or self.loop.level is None:
+            return None
+        return np.asarray(self.state)[self.loop.level]
+
     def observe(self, data: mujoco.MjData) -> np.ndarray:
         """This tick's measurements (packed in ``layout`` order, float32)."""
         return self.sensors.read(true_measurements(data, self.index, self._n_emg))

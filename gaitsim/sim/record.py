@@ -42,6 +42,7 @@ class Recorder:
         capacity: int,
         n_muscles: int,
         device: BuiltDevice | None = None,
+        assist_levels: int = 0,
     ) -> None:
         self._index, self._n, self._device = index, 0, device
         sided = [(side, joint) for side in C.SIDES for joint in C.JOINTS]  # leg_qpos order
@@ -97,12 +98,22 @@ class Recorder:
             for k, (side, joint) in enumerate(device.modules):
                 for q in DEVICE_QUANTITIES:
                     ch[device_channel(q, joint, side)] = self._dev[q][:, k]
+        # a device controller's assist level per leg (``device_assist_level``), when it has one
+        self._level = buffer(assist_levels) if assist_levels else None
+        if self._level is not None:
+            ch["device_assist_level"] = self._level
         self.channels = ch
         self._model = model
 
-    def record(self, data: mujoco.MjData, device_command: np.ndarray | None = None) -> None:
+    def record(
+        self,
+        data: mujoco.MjData,
+        device_command: np.ndarray | None = None,
+        assist_level: np.ndarray | None = None,
+    ) -> None:
         """Append the current state (call after a forward pass so derived fields are fresh);
-        ``device_command``: the device controller's latest command (with a device)."""
+        ``device_command``: the device controller's latest command (with a device);
+        ``assist_level``: its assist level per leg (when the recorder was made for one)."""
         ix, i = self._index, self._n
         self.time_s[i] = data.time
         self._angles[i] = data.qpos[ix.leg_qpos]
@@ -136,6 +147,8 @@ class Recorder:
             self._dev["interaction_nm"][i] = interaction_torque(data, dev)
             self._dev["angle_rad"][i] = data.qpos[dev.device_qpos]
             self._dev["velocity_rad_s"][i] = data.qvel[dev.device_dof]
+        if self._level is not None and assist_level is not None:
+            self._level[i] = assist_level
         self._n += 1
 
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:

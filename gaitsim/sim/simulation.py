@@ -135,6 +135,19 @@ class _Sensor:
         return oldest * (1.0 + self._noise * noise)
 
 
+def _assist_levels(device: DeviceRunner | None) -> int:
+    """How many assist levels the device's controller keeps (0: none)."""
+    level = None if device is None else device.assist_level()
+    return 0 if level is None else int(np.size(level))
+
+
+def _device_record(device: DeviceRunner | None) -> tuple[Any, Any]:
+    """(command, assist level) of the device for a record."""
+    if device is None:
+        return None, None
+    return device.command, device.assist_level()
+
+
 def _apply_pushes(data: mujoco.MjData, body: int, pushes: tuple[Push, ...]) -> None:
     force = np.zeros(3)
     for p in pushes:
@@ -276,6 +289,7 @@ class Simulation:
             self.n_steps // self._record_every + 2 if record else 2,
             len(built.muscle_names),
             built.device,
+            _assist_levels(self.device),
         )
         self._sensor = _Sensor(
             round(scenario.controller.sensor_delay_s / dt),
@@ -365,7 +379,7 @@ class Simulation:
                 # a record describes one instant: refresh the derived quantities first (this
                 # changes no state, so the recording rate never changes the dynamics)
                 mujoco.mj_forward(model, data)
-                recorder.record(data, None if device is None else device.command)
+                recorder.record(data, *_device_record(device))
             if pushes:  # forces change at tick boundaries (every 5 ms at the default rates)
                 _apply_pushes(data, index.pelvis_body, pushes)
             if course is not None:
@@ -386,7 +400,7 @@ class Simulation:
         self.end = end
         if end.reason != "numerical_instability":  # a blown-up state is not worth keeping
             mujoco.mj_forward(self.model, data)
-            recorder.record(data, None if device is None else device.command)  # final state
+            recorder.record(data, *_device_record(device))  # final state
         if progress is not None:
             progress(1.0)
         time_s, channels = recorder.finish()
