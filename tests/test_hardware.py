@@ -1,0 +1,203 @@
+"""The hardware path: the MIT-mode codec (property tests), the motor emulator driven over
+python-can's virtual bus, and the safety layer's guarantees (property tests)."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gaitsim.hardware import safety as S
+from gaitsim.hardware.mit import (
+    MIT_RANGES,
+    MitCommand,
+    MitReply,
+    pack_command,
+    pack_reply,
+    unpack_command,
+    unpack_reply,
+)
+
+FIELDS = ("position", "velocity", "kp", "kd", "torque")
+
+
+@st.composite
+def command_in_range(draw):
+    name = draw(st.sampled_from(sorted(MIT_RANGES)))
+    ranges = MIT_RANGES[name]
+    values = [draw(st.floats(*ranges.range_of(f))) for f in FIELDS]
+    return ranges, MitCommand(*values)
+
+
+@settings(max_examples=500, deadline=None)
+@given(command_in_range())
+def test_every_command_field_round_trips_within_one_quantisation_step(case) -> None:
+    ranges, command = case
+    data = pack_command(command, ranges)
+    assert len(data) == 8
+    back = unpack_command(data, ranges)
+    for field, sent, got in zip(FIELDS, vars(command).values(), vars(back).values(), strict=True):
+        assert abs(got - sent) <= ranges.step(field) * 0.5 + 1e-9, field
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(MIT_RANGES)),
+    st.integers(0, 255),
+    st.floats(0, 1),
+    st.floats(0, 1),
+    st.floats(0, 1),
+    st.integers(-40, 200),
+    st.integers(0, 255),
+)
+def test_every_reply_field_round_trips(name, motor_id, p, v, t, temperature, error) -> None:
+    r = MIT_RANGES[name]
+    lerp = [
+        lo + u * (hi - lo)
+        for u, (lo, hi) in ((p, r.position_rad), (v, r.velocity_rad_s), (t, r.torque_nm))
+    ]
+    reply = MitReply(motor_id, *lerp, float(temperature), error)
+    back = unpack_reply(pack_reply(reply, r), r)
+    assert (back.motor_id, back.temperature_c, back.error) == (motor_id, temperature, error)
+    for field, sent, got in zip(
+        ("position", "velocity", "torque"),
+        lerp,
+        (back.position_rad, back.velocity_rad_s, back.torque_nm),
+        strict=True,
+    ):
+        assert abs(got - sent) <= r.step(field) * 0.5 + 1e-9
+    short = unpack_reply(pack_reply(MitReply(motor_id, *lerp), r), r)
+    assert short.temperature_c is None  # the 6-byte reply of Katz's firmware
+
+
+def test_out_of_range_values_clamp_to_the_range_ends() -> None:
+    r = MIT_RANGES["ak80-9"]
+    back = unpack_command(pack_command(MitCommand(99.0, -99.0, 1e6, -1.0, 1e9), r), r)
+    assert (back.position_rad, back.velocity_rad_s, back.kp, back.kd, back.torque_nm) == (
+        12.5,
+        -50.0,
+        500.0,
+        0.0,
+        18.0,
+    )
+    with pytest.raises(ValueError, match="8 data bytes"):
+        unpack_command(b"\x00" * 7, r)
+
+
+def test_the_emulator_follows_the_protocol_on_the_virtual_bus() -> None:
+    """Enter motor mode, zero, a torque command spins the rotor up, a position command with
+    Kp and Kd holds it near the set-point, exit gives zero torque."""
+    pytest.importorskip("can")
+    from gaitsim.hardware.can_motors import MitBus, MotorTimeout
+    from gaitsim.hardware.emulator import MotorEmulator
+
+    ranges = MIT_RANGES["ak80-9"]
+    channel = f"test-{uuid.uuid4().hex}"
+    with MotorEmulator({1: ranges, 2: ranges}, channel=channel) as emulator:
+        bus = MitBus({1: ranges, 2: ranges, 3: ranges}, channel=channel)
+        try:
+            assert bus.enter(1).motor_id == 1 and emulator.motors[1].enabled
+            assert not emulator.motors[2].enabled
+            bus.zero(1)
+            for _ in range(50):
+                reply = bus.command(1, MitCommand(torque_nm=2.0))
+                time.sleep(0.001)
+            assert reply.velocity_rad_s > 0.5 and abs(reply.torque_nm - 2.0) < ranges.step("torque")
+            for _ in range(400):
+                reply = bus.command(1, MitCommand(position_rad=1.0, kp=20.0, kd=1.0))
+                time.sleep(0.001)
+            assert abs(reply.position_rad - 1.0) < 0.05
+            bus.exit(1)
+            assert bus.command(1, MitCommand(torque_nm=5.0)).torque_nm == pytest.approx(
+                0.0, abs=ranges.step("torque")
+            )
+            with pytest.raises(MotorTimeout, match="motor 3: no reply"):
+                bus.command(3, MitCommand())
+            with pytest.raises(KeyError, match="motor 9"):
+                bus.command(9, MitCommand())
+        finally:
+            bus.close()
+
+
+# --- the safety layer ------------------------------------------------------------------------
+
+LIMITS = S.SafetyLimits(
+    torque_nm=np.array([18.0, 10.0]),
+    torque_rate_nm_s=np.array([900.0, 500.0]),
+    velocity_rad_s=np.array([25.6, 12.0]),
+    position_min_rad=np.array([-0.5, -0.3]),
+    position_max_rad=np.array([1.2, 1.8]),
+    tick_s=0.001,
+)
+anything = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-1e300, 1e300),
+    st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 0.0]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(anything, anything, st.floats(-3, 3), st.floats(-40, 40), st.booleans()),
+        min_size=1,
+        max_size=30,
+    ),
+)
+def test_no_command_that_leaves_the_filter_exceeds_a_limit(ticks) -> None:
+    state = S.initial_state(LIMITS)
+    step = LIMITS.torque_rate_nm_s * LIMITS.tick_s
+    for c0, c1, q, v, fresh in ticks:
+        previous = state.previous_nm
+        q_, v_ = np.array([q, -q]), np.array([v, -v])
+        state, out, _ = S.filter_command(LIMITS, state, [c0, c1], q_, v_, fresh)
+        assert out.shape == (2,) and np.all(np.isfinite(out))
+        assert np.all(np.abs(out) <= LIMITS.torque_nm)
+        towards_zero = (np.abs(out) <= np.abs(previous)) & (out * previous >= 0)
+        assert np.all(towards_zero | (np.abs(out - previous) <= step + 1e-9))
+        assert not np.any((np.abs(v_) > LIMITS.velocity_rad_s) & (out * v_ > 0))
+        assert not np.any((q_ > LIMITS.position_max_rad) & (out > 0))
+        assert not np.any((q_ < LIMITS.position_min_rad) & (out < 0))
+        if not all(math.isfinite(c) for c in (c0, c1)):
+            assert state.stopped is not None  # a non-finite command latches a stop
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 20), st.floats(-18, 18))
+def test_stale_sensors_give_zero_torque_within_two_periods(fresh_ticks, command) -> None:
+    state = S.initial_state(LIMITS)
+    for _ in range(fresh_ticks):
+        state, out, _ = S.filter_command(LIMITS, state, [command, 0.0], [0, 0], [0, 0], True)
+    for k in range(1, 4):
+        state, out, events = S.filter_command(LIMITS, state, [command, 0.0], [0, 0], [0, 0], False)
+        if k >= LIMITS.stale_periods:
+            assert np.all(out == 0.0) and any(e.kind == "watchdog" for e in events)
+    state, out, _ = S.filter_command(LIMITS, state, [0.5, 0.0], [0, 0], [0, 0], True)
+    assert out[0] == 0.5  # not latched: fresh data lifts it
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-100, 100), st.floats(-100, 100)), min_size=1, max_size=20))
+def test_emergency_stop_latches_until_rearmed(commands) -> None:
+    state = S.emergency_stop(S.initial_state(LIMITS), "button")
+    for c in commands:
+        state, out, _ = S.filter_command(LIMITS, state, c, [0, 0], [0, 0], True)
+        assert np.all(out == 0.0) and state.stopped == "button"
+    state = S.rearm(state)
+    state, out, _ = S.filter_command(LIMITS, state, [0.2, 0.0], [0, 0], [0, 0], True)
+    assert out[0] == 0.2 and state.stopped is None
+
+
+def test_a_configuration_can_only_tighten_the_device_limits() -> None:
+    tighter = LIMITS.tightened(torque_nm=[30.0, 5.0], position_min_rad=[-2.0, 0.0])
+    np.testing.assert_array_equal(tighter.torque_nm, [18.0, 5.0])
+    np.testing.assert_array_equal(tighter.position_min_rad, [-0.5, 0.0])
+    with pytest.raises(ValueError, match="not a limit"):
+        LIMITS.tightened(tick_s=1.0)
+    with pytest.raises(ValueError, match="torque_nm: need 2 finite values"):
+        S.SafetyLimits([1.0, math.nan], [1, 1], [1, 1], [0, 0], [1, 1], 0.001)
