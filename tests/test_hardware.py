@@ -201,3 +201,106 @@ def test_a_configuration_can_only_tighten_the_device_limits() -> None:
         LIMITS.tightened(tick_s=1.0)
     with pytest.raises(ValueError, match="torque_nm: need 2 finite values"):
         S.SafetyLimits([1.0, math.nan], [1, 1], [1, 1], [0, 0], [1, 1], 0.001)
+
+
+# --- the control loop on the in-process simulation -------------------------------------------
+
+
+def _hip_scenario(duration_s: float = 3.0):
+    from gaitsim import spec
+    from gaitsim.catalogue import resolve_scenario
+
+    d = spec.to_dict(spec.load(resolve_scenario("exo-hip-moderate-left")))
+    d["run"]["duration_s"] = duration_s
+    return spec.from_dict(d)
+
+
+def _scenario_controller(adapter):
+    from gaitsim.sim.device import device_loop
+
+    return device_loop(adapter.scenario, adapter.sim.built, adapter.sim.index)
+
+
+def test_the_hardware_loop_on_the_sim_adapter_gives_gaitsim_runs_commands() -> None:
+    """The scenario's controller file (hip-flexion-profile) through the loop, read -> step ->
+    safety -> write, commands what `gaitsim run` records, tick by tick, bit for bit."""
+    from gaitsim.hardware.interface import SimAdapter
+    from gaitsim.hardware.loop import run_loop
+    from gaitsim.sim.simulation import simulate
+
+    scenario = _hip_scenario(6.0)
+    recorded = np.asarray(simulate(scenario, seed=3)["device_left_hip_command_nm"])
+    result = run_loop(SimAdapter(scenario, seed=3), _scenario_controller, ticks=1200, record=True)
+    assert result.reason == "completed" and result.ticks == 1200
+    commands = np.array(result.commands)[:, 0]
+    np.testing.assert_array_equal(commands, recorded[:1200])
+    assert np.abs(commands).max() > 10.0  # the assist did act (it ramps in over strides)
+    np.testing.assert_array_equal(np.array(result.written)[:, 0], commands)  # within limits
+    assert result.latency_us["p50"] > 0
+
+
+class _Raising:
+    """A controller whose step raises at tick ``at``."""
+
+    def __init__(self, loop, at: int) -> None:
+        self._loop, self._at, self.calls = loop, at, -3  # three warm-up steps first
+        self.state0, self.rate_hz = loop.state0, loop.rate_hz
+
+    def step(self, state, obs):
+        self.calls += 1
+        if self.calls == self._at:
+            raise ZeroDivisionError("boom")
+        return self._loop.step(state, obs)
+
+
+def test_a_raising_controller_and_an_emergency_stop_end_in_zero_torque_and_deactivate() -> None:
+    import threading
+
+    from gaitsim.hardware.interface import SimAdapter
+    from gaitsim.hardware.loop import run_loop
+
+    calls: list[str] = []
+
+    class Watched(SimAdapter):
+        def write(self, torque_nm):
+            calls.append(f"write {float(torque_nm[0]):.3f}")
+            super().write(torque_nm)
+
+        def deactivate(self):
+            calls.append("deactivate")
+            super().deactivate()
+
+    scenario = _hip_scenario()
+    result = run_loop(
+        Watched(scenario, seed=3),
+        lambda a: _Raising(_scenario_controller(a), at=150),
+        ticks=600,
+    )
+    assert (result.reason, result.detail, result.ticks) == (
+        "controller_error",
+        "ZeroDivisionError: boom",
+        150,
+    )
+    assert calls[-2:] == ["write 0.000", "deactivate"]
+
+    stop = threading.Event()
+    calls.clear()
+    result = run_loop(
+        Watched(scenario, seed=3),
+        _scenario_controller,
+        ticks=600,
+        on_tick=lambda k, r: stop.set() if k == 99 else None,
+        stop=stop,
+    )
+    assert (result.reason, result.ticks) == ("emergency_stop", 101)
+    assert calls[-2:] == ["write 0.000", "deactivate"]
+
+
+def test_a_fallen_simulated_patient_ends_the_loop_as_a_hardware_error() -> None:
+    from gaitsim.hardware.interface import SimAdapter
+    from gaitsim.hardware.loop import run_loop
+
+    scenario = _hip_scenario(duration_s=0.5)  # the simulation ends after 100 ticks
+    result = run_loop(SimAdapter(scenario, seed=3), _scenario_controller, ticks=300)
+    assert result.reason == "hardware_error" and "ended" in result.detail
+    assert result.ticks == 100

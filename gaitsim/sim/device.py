@@ -37,7 +37,7 @@ from gaitsim import constants as C
 from gaitsim.control.config import DeviceContext
 from gaitsim.control.devices import device_controller
 from gaitsim.control.interface import Controller
-from gaitsim.control.loop import compile_for_loop
+from gaitsim.control.loop import LoopController, compile_for_loop
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE, BuiltModel
 from gaitsim.model.devices import BuiltDevice, saturate
 from gaitsim.sim.sensing import BodyIndex
@@ -302,6 +302,30 @@ def apply_command(data: mujoco.MjData, device: BuiltDevice, command: np.ndarray)
     return torque
 
 
+def device_loop(
+    scenario: Scenario,
+    built: BuiltModel,
+    index: BodyIndex,
+    controller: Controller | None = None,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> LoopController:
+    """The device controller compiled for a fixed-rate loop: ``controller``, else the
+    configuration ``name`` (default: the scenario's, with its settings) made for this device
+    and wearer. What the simulation's device runner and the hardware loop both step."""
+    device = built.device
+    assert device is not None
+    spec = scenario.device
+    n_emg = len(built.muscle_names) if spec.sensing.emg else 0
+    if controller is None:
+        belt = index.belt_speed_m_s if index.belt_qpos is not None else None
+        context = DeviceContext(device, spec.rate_hz, built.mass_kg, built.height_m, belt, n_emg)
+        if name is None:
+            name, settings = spec.controller, dict(spec.controller_settings)
+        controller = device_controller(name, context, settings)
+    return compile_for_loop(controller, scenario, device_layout(device.size, n_emg))
+
+
 class DeviceRunner:
     """The device in a simulation loop: at each of its ticks, sensors -> controller -> motors.
 
@@ -329,14 +353,8 @@ class DeviceRunner:
         self.loop = None
         self.rate_hz = spec.rate_hz
         if run_controller:
-            if controller is None:
-                belt = index.belt_speed_m_s if index.belt_qpos is not None else None
-                context = DeviceContext(
-                    device, spec.rate_hz, built.mass_kg, built.height_m, belt, n_emg
-                )
-                controller = device_controller(spec.controller, context, spec.controller_settings)
-            self.loop = compile_for_loop(controller, scenario, self.layout)
-            self.rate_hz = controller.rate_hz
+            self.loop = device_loop(scenario, built, index, controller)
+            self.rate_hz = self.loop.rate_hz
         self.device = device
         tick_s = 1.0 / self.rate_hz
         # its own random stream: adding a device leaves the patient's draws unchanged

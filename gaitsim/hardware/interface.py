@@ -1,0 +1,129 @@
+"""The hardware interface (after ros2_control's): a lifecycle and ``read()`` / ``write()``, the
+same for the simulated robot, the twin over the network and CAN motors.
+
+Lifecycle: ``configure()`` (connect, learn the layout and limits) -> ``activate()`` (motors
+enabled) -> ticks of ``read()`` then ``write(torque)`` -> ``deactivate()`` (zero torque,
+motors disabled; always called, also after an error) -> ``close()``. ``read()`` returns a
+:class:`Reading`: the device's measurements by name, exactly the simulated device sensors'
+(``gaitsim.sim.device``), packed in the device layout for the controller, with their time and
+whether they are new since the last read (the safety layer's watchdog counts the ones that
+are not).
+
+:class:`SimAdapter` is the gaitsim simulation in-process (the hardware-in-the-loop
+baseline): each ``write`` applies the torque and advances the simulation one device tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from gaitsim.hardware.safety import SafetyLimits, limits_for_device
+from gaitsim.sim.sensing import unpack
+
+if TYPE_CHECKING:
+    from gaitsim.sim.device import DeviceRunner
+    from gaitsim.sim.simulation import Simulation
+    from gaitsim.spec import Scenario
+
+Layout = tuple[tuple[str, int], ...]
+
+
+class HardwareError(RuntimeError):
+    """The robot side failed (a lost connection, a fallen simulated patient); the loop ends
+    in a safe state and logs why."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One read: ``packed`` measurements (float32, device layout), their time (s) and
+    whether they are new."""
+
+    packed: np.ndarray
+    time_s: float
+    fresh: bool
+    layout: Layout
+
+    @property
+    def values(self) -> dict[str, np.ndarray]:
+        """The measurements by name (``joint_angle_rad``, ``foot_load_n``, ...)."""
+        return unpack(self.packed, self.layout)
+
+
+class HardwareInterface(Protocol):
+    """What the control loop drives."""
+
+    layout: Layout
+    limits: SafetyLimits
+    rate_hz: float
+
+    def configure(self) -> None: ...
+
+    def activate(self) -> None: ...
+
+    def read(self) -> Reading: ...
+
+    def write(self, torque_nm: np.ndarray) -> None: ...
+
+    def deactivate(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SimAdapter:
+    """The simulated patient and device of a scenario, stepped by the loop's writes."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+        self.scenario, self.seed = scenario, seed
+        self.rate_hz = float(scenario.device.rate_hz)
+        self.sim: Simulation | None = None
+        self.device: DeviceRunner
+        self.layout: Layout
+        self.limits: SafetyLimits
+        self.ended: str | None = None
+
+    def configure(self) -> None:
+        from gaitsim.model.devices import module_name
+        from gaitsim.sim.simulation import Simulation
+
+        if self.scenario.device.kind == "none":
+            raise HardwareError("the scenario has no device to drive (device.kind = 'none')")
+        sim = Simulation(self.scenario, self.seed, external_device=True, record=True)
+        device = sim.device
+        if device is None:
+            raise HardwareError(f"the device could not be built: {sim.end}")
+        self.sim, self.device = sim, device
+        self.layout = device.layout
+        model = sim.model
+        ranges = [
+            model.jnt_range[model.joint(module_name(joint, side)).id]
+            for side, joint in device.device.modules
+        ]
+        self.limits = limits_for_device(device.device, 1.0 / self.rate_hz, ranges)
+
+    def activate(self) -> None:
+        self._fresh = True
+
+    def read(self) -> Reading:
+        assert self.sim is not None, "configure() first"
+        packed = self.device.observe(self.sim.data)
+        return Reading(packed, float(self.sim.data.time), True, self.layout)
+
+    def write(self, torque_nm: np.ndarray) -> None:
+        sim = self.sim
+        assert sim is not None, "configure() first"
+        if self.ended is not None or sim.done:
+            raise HardwareError(f"the simulation has ended: {self.ended or sim.end}")
+        self.device.act(sim.data, torque_nm)
+        end = sim.advance(sim.device_every) or sim.check()
+        if end is not None:
+            self.ended = f"{end.reason} at {end.time_s:.3f} s {end.detail}".strip()
+
+    def deactivate(self) -> None:
+        if self.sim is not None:
+            self.device.act(self.sim.data, np.zeros(self.device.device.size))
+
+    def close(self) -> None:
+        self.sim = None

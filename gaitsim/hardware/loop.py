@@ -1,0 +1,150 @@
+"""The fixed-rate control loop: read -> controller step -> safety layer -> write, on any
+:class:`~gaitsim.hardware.interface.HardwareInterface`.
+
+The controller is a device controller compiled for a loop (``gaitsim.control.loop``): the
+same jitted ``step`` the simulation and the Gymnasium environment run. Before activation its
+step is run on zero measurements until the JIT has compiled (the first real tick must not pay
+for it). With ``realtime`` the loop keeps deadlines on the monotonic clock (``perf_counter``):
+it sleeps until shortly before the next one, then spins; a tick that starts later than its
+deadline plus one period counts as missed. Latency is the controller step's time; jitter the
+ticks' start times against their deadlines. A controller exception, a non-finite command and
+an emergency stop end in the safety layer's latched stop (zero torque written); the adapter is
+deactivated and closed whatever happens.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gaitsim.control.loop import LoopController
+from gaitsim.hardware import safety as S
+from gaitsim.hardware.interface import HardwareError, HardwareInterface
+
+#: Before a deadline, the loop stops sleeping and spins (s): sleep overshoots by ~100 us.
+SPIN_S = 0.0003
+#: Controller steps run before activation to compile it.
+WARM_UP_STEPS = 3
+
+
+@dataclass
+class LoopResult:
+    """How a loop ran: why it ended, ticks, missed deadlines, controller latency and tick
+    jitter (microseconds: p50, p99, max), safety events by kind, and per tick (``record``)
+    the time, the controller's command and the command written."""
+
+    reason: str
+    detail: str
+    ticks: int
+    missed: int
+    latency_us: dict[str, float]
+    jitter_us: dict[str, float]
+    safety: Counter = field(default_factory=Counter)
+    time_s: list[float] = field(default_factory=list)
+    commands: list[np.ndarray] = field(default_factory=list)
+    written: list[np.ndarray] = field(default_factory=list)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": float("nan"), "p99": float("nan"), "max": float("nan")}
+    a = np.asarray(values) * 1e6
+    return {
+        "p50": float(np.percentile(a, 50)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+    }
+
+
+def run_loop(
+    adapter: HardwareInterface,
+    controller: Callable[[HardwareInterface], LoopController],
+    ticks: int,
+    realtime: bool = False,
+    stop: threading.Event | None = None,
+    record: bool = False,
+    on_tick: Callable[[int, LoopResult], Any] | None = None,
+) -> LoopResult:
+    """Configure ``adapter``, make its controller (``controller(adapter)``, once the layout
+    and limits are known), warm it up, activate, run ``ticks`` ticks at the adapter's rate
+    (or until ``stop`` is set: an emergency stop), and always deactivate and close."""
+    result = LoopResult("completed", "", 0, 0, {}, {})
+    latencies: list[float] = []
+    jitters: list[float] = []
+    adapter.configure()
+    try:
+        loop = controller(adapter)
+        n = sum(size for _, size in adapter.layout)
+        state = loop.state0
+        for _ in range(WARM_UP_STEPS):
+            loop.step(state, np.zeros(n, np.float32))
+        limits = adapter.limits
+        safety = S.initial_state(limits)
+        period = 1.0 / adapter.rate_hz
+        adapter.activate()
+        start = time.perf_counter()
+        for k in range(ticks):
+            deadline = start + k * period
+            if realtime:
+                _wait_until(deadline)
+                late = time.perf_counter() - deadline
+                jitters.append(abs(late))
+                if late > period:
+                    result.missed += 1
+            if stop is not None and stop.is_set():
+                safety = S.emergency_stop(safety, "emergency_stop")
+            reading = adapter.read()
+            t0 = time.perf_counter()
+            try:
+                state, command = loop.step(state, reading.packed)
+                command = np.asarray(command, float)
+            except Exception as exc:  # noqa: BLE001 (any controller failure is a stop)
+                safety = S.emergency_stop(safety, "controller_error")
+                result.detail = f"{type(exc).__name__}: {exc}"
+                command = np.full(len(limits.torque_nm), np.nan)
+            latencies.append(time.perf_counter() - t0)
+            values = reading.values
+            safety, out, events = S.filter_command(
+                limits,
+                safety,
+                command,
+                values["joint_angle_rad"],
+                values["joint_velocity_rad_s"],
+                reading.fresh,
+            )
+            result.safety.update(e.kind for e in events)
+            adapter.write(out)
+            result.ticks = k + 1
+            if record:
+                result.time_s.append(reading.time_s)
+                result.commands.append(command)
+                result.written.append(out)
+            if on_tick is not None:
+                on_tick(k, result)
+            if safety.stopped is not None:
+                result.reason = safety.stopped
+                break
+    except HardwareError as exc:
+        result.reason, result.detail = "hardware_error", str(exc)
+    finally:
+        try:
+            adapter.deactivate()
+        finally:
+            adapter.close()
+    result.latency_us = _percentiles(latencies)
+    result.jitter_us = _percentiles(jitters)
+    return result
+
+
+def _wait_until(deadline: float) -> None:
+    left = deadline - time.perf_counter()
+    if left > SPIN_S:
+        time.sleep(left - SPIN_S)
+    while time.perf_counter() < deadline:
+        pass
