@@ -398,6 +398,120 @@ def _controller_runs(scenario: str, controllers: str, seed: int | None) -> list[
     ]
 
 
+@main.group("twin")
+def twin_group() -> None:
+    """The simulated patient and robot as a separate process, reached over UDP."""
+
+
+@twin_group.command("serve")
+@click.argument("scenario")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (loopback unless told otherwise).",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=47800, show_default=True)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=5.0,
+    show_default=True,
+    help="Stop after this many seconds without a packet.",
+)
+@_seed_option
+def twin_serve_cmd(
+    scenario: str, host: str, port: int, idle_timeout: float, seed: int | None
+) -> None:
+    """Serve SCENARIO's patient and device as a twin; the shared key comes from
+    $GAITSIM_TWIN_KEY (at least 16 bytes)."""
+    from gaitsim.hardware.twin import key_from, serve
+
+    spec = _load_scenario(scenario)
+    if spec.device.kind == "none":
+        raise BadInput(f"{scenario}: device.kind = 'none': a twin needs a device")
+    try:
+        key = key_from(None)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+    def ready(address: tuple[str, int]) -> None:
+        click.echo(f"twin: {spec.name} on {address[0]}:{address[1]}", err=True)
+
+    rejected = serve(spec, key, host, port, seed, idle_timeout, ready)
+    click.echo(
+        "twin: stopped; rejected packets: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(rejected.items())) or "none"),
+        err=True,
+    )
+
+
+@main.group("hw")
+def hw_group() -> None:
+    """Run a device controller on a robot: the in-process simulation, the twin, or CAN."""
+
+
+@hw_group.command("run")
+@click.argument("scenario")
+@click.option("--adapter", type=click.Choice(["sim", "twin"]), default="sim", show_default=True)
+@click.option(
+    "--controller", default=None, help="Device-controller configuration (default: the scenario's)."
+)
+@click.option(
+    "--duration", "duration_s", type=click.FloatRange(0.01, 3600), default=10.0, show_default=True
+)
+@click.option("--realtime/--as-fast-as-possible", default=True, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The twin's address.")
+@click.option("--port", type=click.IntRange(1, 65535), default=47800, show_default=True)
+@_seed_option
+def hw_run_cmd(
+    scenario: str,
+    adapter: str,
+    controller: str | None,
+    duration_s: float,
+    realtime: bool,
+    host: str,
+    port: int,
+    seed: int | None,
+) -> None:
+    """Run the controller at the device's rate through the safety layer on SCENARIO's device,
+    then print the loop's status: rate, controller latency p50/p99, missed deadlines, safety
+    events, why it ended."""
+    from gaitsim.control.devices import ControllerConfigError
+    from gaitsim.hardware.interface import SimAdapter, device_setup
+    from gaitsim.hardware.loop import run_loop
+    from gaitsim.hardware.twin import TwinAdapter, key_from
+
+    spec = _load_scenario(scenario)
+    if spec.device.kind == "none":
+        raise BadInput(f"{scenario}: device.kind = 'none': nothing to drive")
+    setup = device_setup(spec)
+    try:
+        setup.controller(controller)
+    except (ControllerConfigError, FileNotFoundError) as exc:
+        raise BadInput(f"--controller: {exc}") from None
+    if adapter == "sim":
+        robot: Any = SimAdapter(spec, seed)
+    else:
+        try:
+            key = key_from(None)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        robot = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, key, (host, port))
+    ticks = max(1, round(duration_s * setup.rate_hz))
+    result = run_loop(robot, lambda _: setup.controller(controller), ticks, realtime=realtime)
+    took = result.active_s
+    safety = ", ".join(f"{k} {v}" for k, v in sorted(result.safety.items())) or "none"
+    click.echo(
+        f"{result.ticks} ticks at {result.ticks / max(took, 1e-9):.0f} Hz (target "
+        f"{setup.rate_hz:g}); controller latency p50 {result.latency_us['p50']:.0f} us, p99 "
+        f"{result.latency_us['p99']:.0f} us; missed {result.missed}; safety events: {safety}; "
+        f"ended: {result.reason} {result.detail}".rstrip()
+    )
+    if result.reason not in ("completed",):
+        raise SystemExit(1)
+
+
 DEMO_SCENARIO = "obstacle-avoidance-hemiparetic-moderate-ankle-exo"
 
 

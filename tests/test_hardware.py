@@ -304,3 +304,160 @@ def test_a_fallen_simulated_patient_ends_the_loop_as_a_hardware_error() -> None:
     result = run_loop(SimAdapter(scenario, seed=3), _scenario_controller, ticks=300)
     assert result.reason == "hardware_error" and "ended" in result.detail
     assert result.ticks == 100
+
+
+# --- the twin --------------------------------------------------------------------------------
+
+KEY = b"0123456789abcdef-test-key"
+
+
+@pytest.fixture()
+def twin():
+    """A twin server of the hip-exo scenario in a thread: (address, rejection counts)."""
+    import threading
+
+    from gaitsim.hardware.twin import serve
+
+    scenario = _hip_scenario(6.0)
+    bound: list = []
+    ready = threading.Event()
+    counts: dict = {}
+
+    def run() -> None:
+        counts["rejected"] = serve(
+            scenario,
+            KEY,
+            port=0,
+            seed=3,
+            idle_timeout_s=2.0,
+            ready=lambda address: (bound.append(address), ready.set()),
+        )
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(60)
+    yield bound[0], counts, scenario
+    thread.join(10)
+
+
+def test_the_same_controller_through_the_twin_commands_what_gaitsim_run_records(twin) -> None:
+    from gaitsim.hardware.interface import device_setup
+    from gaitsim.hardware.loop import run_loop
+    from gaitsim.hardware.twin import TwinAdapter
+    from gaitsim.sim.simulation import simulate
+
+    address, counts, scenario = twin
+    assert address[0] == "127.0.0.1"  # loopback unless told otherwise
+    setup = device_setup(scenario)
+    adapter = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, KEY, address)
+    result = run_loop(adapter, lambda _: setup.controller(), ticks=1000, record=True)
+    assert result.reason == "completed", result.detail
+    recorded = np.asarray(simulate(scenario, seed=3)["device_left_hip_command_nm"])
+    # float32 on the wire: the measurements round to single precision, as the sim's own are
+    np.testing.assert_allclose(np.array(result.commands)[:, 0], recorded[:1000], atol=1e-4)
+
+
+def test_the_twin_rejects_and_counts_bad_packets_and_answers_only_good_ones(twin) -> None:
+    import socket
+    import time as clock
+
+    from gaitsim.hardware.twin import BYE, COMMAND, HELLO, MEASUREMENT, Endpoint, encode
+
+    address, counts, _ = twin
+    me = Endpoint(KEY)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        good = encode(HELLO, clock.time_ns(), np.zeros(0), KEY)
+        bad = [
+            b"short",
+            b"XXXX" + good[4:],  # magic
+            good[:4] + b"\x09" + good[5:],  # version
+            encode(HELLO, clock.time_ns() + 1, np.zeros(0), b"another-key-16-bytes!"),
+            encode(HELLO, clock.time_ns() + 2, np.zeros(0), KEY, time_ns=clock.time_ns() - 10**9),
+        ]
+        for packet in bad:
+            raw.sendto(packet, address)
+        assert me.receive(0.0) is None
+        raw.sendto(good, address)
+        raw.sendto(good, address)  # duplicated / replayed
+        corrupted = bytearray(encode(COMMAND, clock.time_ns() + 5, np.zeros(1), KEY))
+        corrupted[30] ^= 0xFF
+        raw.sendto(bytes(corrupted), address)
+        reader = Endpoint(KEY)
+        replies = []
+        while (got := _receive_raw(raw, 0.5)) is not None:
+            replies.append(reader._check(got, address))  # checked on arrival (max age)
+        assert len(replies) == 1  # the one good hello only
+        assert replies[0] is not None and replies[0].kind == MEASUREMENT
+        raw.sendto(encode(BYE, clock.time_ns(), np.zeros(0), KEY), address)
+    finally:
+        raw.close()
+        me.close()
+    deadline = clock.time() + 10
+    while "rejected" not in counts and clock.time() < deadline:
+        clock.sleep(0.05)
+    assert counts["rejected"] == {"malformed": 3, "unauthenticated": 2, "stale": 1, "replayed": 1}
+
+
+def _receive_raw(sock, timeout_s: float):
+    import select
+
+    if not select.select([sock], [], [], timeout_s)[0]:
+        return None
+    return sock.recvfrom(65536)[0]
+
+
+def test_a_killed_twin_ends_the_loop_safely_and_says_why(tmp_path) -> None:
+    """The twin process killed mid-run: reads go stale, the watchdog zeroes the torque, the
+    loop ends as a hardware error naming the lost twin, and deactivates."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from gaitsim.hardware.interface import device_setup
+    from gaitsim.hardware.loop import run_loop
+    from gaitsim.hardware.twin import TwinAdapter
+
+    port = 47000 + os.getpid() % 1000
+    env = {**os.environ, "GAITSIM_TWIN_KEY": KEY.decode()}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gaitsim.cli",
+            "twin",
+            "serve",
+            "exo-hip-moderate-left",
+            "--port",
+            str(port),
+            "--seed",
+            "3",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "twin: exo-hip-moderate-left on 127.0.0.1" in server.stderr.readline()
+        setup = device_setup(_hip_scenario())
+        adapter = TwinAdapter(
+            setup.layout, setup.limits, setup.rate_hz, KEY, ("127.0.0.1", port), lost_after_s=0.2
+        )
+        result = run_loop(
+            adapter,
+            lambda _: setup.controller(),
+            ticks=2000,
+            record=True,
+            on_tick=lambda k, r: os.kill(server.pid, signal.SIGKILL) if k == 300 else None,
+        )
+    finally:
+        server.kill()
+        server.wait()
+    assert result.reason == "hardware_error" and "twin lost" in result.detail
+    written = np.array(result.written)[:, 0]
+    assert 300 < result.ticks < 400
+    # tick 301 reads the last measurement; 302 is the first stale tick (the last torque
+    # held), 303 the second: zero torque from there on
+    assert written[302] == written[301] and np.all(written[303:] == 0.0)
+    assert adapter.endpoint is None  # closed

@@ -16,7 +16,7 @@ baseline): each ``write`` applies the torque and advances the simulation one dev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -72,6 +72,54 @@ class HardwareInterface(Protocol):
     def close(self) -> None: ...
 
 
+def device_limits(model: Any, device: Any, rate_hz: float) -> SafetyLimits:
+    """The safety limits of a built device (its actuators, its modules' joint ranges)."""
+    from gaitsim.model.devices import module_name
+
+    ranges = [model.jnt_range[model.joint(module_name(j, s)).id] for s, j in device.modules]
+    return limits_for_device(device, 1.0 / rate_hz, ranges)
+
+
+@dataclass(frozen=True)
+class DeviceSetup:
+    """What the controller side knows of a scenario's device, as a robot's configuration
+    would tell it: the measurement layout, the safety limits, the rate, and its controller
+    compiled for the loop (``controller()``, the scenario's configuration or ``name``)."""
+
+    scenario: Any
+    built: Any
+    index: Any
+    layout: Layout
+    limits: SafetyLimits
+    rate_hz: float
+
+    def controller(self, name: str | None = None) -> Any:
+        from gaitsim.sim.device import device_loop
+
+        return device_loop(self.scenario, self.built, self.index, name=name)
+
+
+def device_setup(scenario: Scenario) -> DeviceSetup:
+    """The :class:`DeviceSetup` of a scenario (its model built, nothing simulated)."""
+    from gaitsim.model import build_scenario
+    from gaitsim.sim.device import device_layout
+    from gaitsim.sim.sensing import body_index
+
+    built = build_scenario(scenario)
+    if built.device is None:
+        raise HardwareError("the scenario has no device (device.kind = 'none')")
+    rate = float(scenario.device.rate_hz)
+    n_emg = len(built.muscle_names) if scenario.device.sensing.emg else 0
+    return DeviceSetup(
+        scenario,
+        built,
+        body_index(built.model),
+        device_layout(built.device.size, n_emg),
+        device_limits(built.model, built.device, rate),
+        rate,
+    )
+
+
 class SimAdapter:
     """The simulated patient and device of a scenario, stepped by the loop's writes."""
 
@@ -85,7 +133,6 @@ class SimAdapter:
         self.ended: str | None = None
 
     def configure(self) -> None:
-        from gaitsim.model.devices import module_name
         from gaitsim.sim.simulation import Simulation
 
         if self.scenario.device.kind == "none":
@@ -96,12 +143,7 @@ class SimAdapter:
             raise HardwareError(f"the device could not be built: {sim.end}")
         self.sim, self.device = sim, device
         self.layout = device.layout
-        model = sim.model
-        ranges = [
-            model.jnt_range[model.joint(module_name(joint, side)).id]
-            for side, joint in device.device.modules
-        ]
-        self.limits = limits_for_device(device.device, 1.0 / self.rate_hz, ranges)
+        self.limits = device_limits(sim.model, device.device, self.rate_hz)
 
     def activate(self) -> None:
         self._fresh = True

@@ -45,6 +45,7 @@ class LoopResult:
     missed: int
     latency_us: dict[str, float]
     jitter_us: dict[str, float]
+    active_s: float = 0.0  # from activation to the last tick's end
     safety: Counter = field(default_factory=Counter)
     time_s: list[float] = field(default_factory=list)
     commands: list[np.ndarray] = field(default_factory=list)
@@ -127,6 +128,7 @@ def run_loop(
                 result.written.append(out)
             if on_tick is not None:
                 on_tick(k, result)
+            result.active_s = time.perf_counter() - start
             if safety.stopped is not None:
                 result.reason = safety.stopped
                 break
