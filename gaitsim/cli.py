@@ -463,6 +463,13 @@ def hw_group() -> None:
 @click.option("--realtime/--as-fast-as-possible", default=True, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="The twin's address.")
 @click.option("--port", type=click.IntRange(1, 65535), default=47800, show_default=True)
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="MCAP log of every tick and event (flushed every 50 ms).",
+)
 @_seed_option
 def hw_run_cmd(
     scenario: str,
@@ -472,6 +479,7 @@ def hw_run_cmd(
     realtime: bool,
     host: str,
     port: int,
+    log_path: Path | None,
     seed: int | None,
 ) -> None:
     """Run the controller at the device's rate through the safety layer on SCENARIO's device,
@@ -499,7 +507,19 @@ def hw_run_cmd(
             raise BadInput(str(exc)) from None
         robot = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, key, (host, port))
     ticks = max(1, round(duration_s * setup.rate_hz))
-    result = run_loop(robot, lambda _: setup.controller(controller), ticks, realtime=realtime)
+    log = None
+    if log_path is not None:
+        from gaitsim.hardware.log import LoopLog
+
+        _check_out_dir(log_path.parent)
+        log = LoopLog(log_path)
+    try:
+        result = run_loop(
+            robot, lambda _: setup.controller(controller), ticks, realtime=realtime, log=log
+        )
+    finally:
+        if log is not None:
+            log.close()
     took = result.active_s
     safety = ", ".join(f"{k} {v}" for k, v in sorted(result.safety.items())) or "none"
     click.echo(
@@ -510,6 +530,36 @@ def hw_run_cmd(
     )
     if result.reason not in ("completed",):
         raise SystemExit(1)
+
+
+@main.command("replay")
+@click.argument("log_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("scenario")
+@click.option(
+    "--controller", default=None, help="Device-controller configuration (default: the scenario's)."
+)
+def replay_cmd(log_path: Path, scenario: str, controller: str | None) -> None:
+    """Feed the measurements recorded in LOG_PATH (gaitsim hw run --log) through a controller
+    for SCENARIO's device, offline, and compare its commands with the recorded ones."""
+    from gaitsim.control.devices import ControllerConfigError
+    from gaitsim.hardware.interface import device_setup
+    from gaitsim.hardware.log import replay
+
+    setup = device_setup(_load_scenario(scenario))
+    try:
+        loop = setup.controller(controller)
+    except (ControllerConfigError, FileNotFoundError) as exc:
+        raise BadInput(f"--controller: {exc}") from None
+    try:
+        result = replay(log_path, loop, setup.layout)
+    except KeyError as exc:
+        raise BadInput(f"{log_path}: a measurement is missing {exc} (another device?)") from None
+    first = result["first_difference_tick"]
+    click.echo(
+        f"{result['ticks']} ticks replayed; largest command difference "
+        f"{result['max_difference_nm']:.3g} N m"
+        + ("" if first is None else f"; first difference > 1e-6 N m at tick {first}")
+    )
 
 
 DEMO_SCENARIO = "obstacle-avoidance-hemiparetic-moderate-ankle-exo"

@@ -461,3 +461,85 @@ def test_a_killed_twin_ends_the_loop_safely_and_says_why(tmp_path) -> None:
     # held), 303 the second: zero torque from there on
     assert written[302] == written[301] and np.all(written[303:] == 0.0)
     assert adapter.endpoint is None  # closed
+
+
+# --- the log ---------------------------------------------------------------------------------
+
+
+def test_kill_9_leaves_a_log_readable_to_within_100_ms_of_the_kill(tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time as clock
+
+    from gaitsim.hardware.log import read_log
+
+    log = tmp_path / "run.mcap"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gaitsim.cli",
+            "hw",
+            "run",
+            "exo-hip-moderate-left",
+            "--adapter",
+            "sim",
+            "--duration",
+            "60",
+            "--log",
+            str(log),
+        ],
+        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = clock.time() + 60
+        while not (log.exists() and log.stat().st_size > 0) and clock.time() < deadline:
+            clock.sleep(0.05)
+        clock.sleep(5.0)
+        killed_ns = clock.time_ns()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    messages = read_log(log)
+    assert messages["/events"][0][1]["kind"] == "activate"
+    ticks = messages["/command"]
+    assert len(ticks) > 500  # ~5 s at 200 Hz
+    last_ns = max(t for topic in messages.values() for t, _ in topic)
+    assert killed_ns - last_ns < 100_000_000, f"{(killed_ns - last_ns) / 1e6:.0f} ms lost"
+
+
+def test_replay_feeds_a_logged_session_through_a_controller_offline(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    log = tmp_path / "run.mcap"
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "gaitsim.cli", *map(str, args)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    done = cli(
+        "hw",
+        "run",
+        "exo-hip-moderate-left",
+        "--duration",
+        "6",
+        "--as-fast-as-possible",
+        "--log",
+        log,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1200 ticks" in done.stdout and "ended: completed" in done.stdout
+    same = cli("replay", log, "exo-hip-moderate-left")
+    assert same.returncode == 0 and same.stdout.startswith(
+        "1200 ticks replayed; largest command difference 0 N m"
+    ), same.stdout + same.stderr
+    other = cli("replay", log, "exo-hip-moderate-left", "--controller", "zero-torque")
+    assert "first difference > 1e-6 N m at tick" in other.stdout

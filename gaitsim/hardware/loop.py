@@ -26,6 +26,7 @@ import numpy as np
 from gaitsim.control.loop import LoopController
 from gaitsim.hardware import safety as S
 from gaitsim.hardware.interface import HardwareError, HardwareInterface
+from gaitsim.hardware.log import LoopLog
 
 #: Before a deadline, the loop stops sleeping and spins (s): sleep overshoots by ~100 us.
 SPIN_S = 0.0003
@@ -71,10 +72,12 @@ def run_loop(
     stop: threading.Event | None = None,
     record: bool = False,
     on_tick: Callable[[int, LoopResult], Any] | None = None,
+    log: LoopLog | None = None,
 ) -> LoopResult:
     """Configure ``adapter``, make its controller (``controller(adapter)``, once the layout
     and limits are known), warm it up, activate, run ``ticks`` ticks at the adapter's rate
-    (or until ``stop`` is set: an emergency stop), and always deactivate and close."""
+    (or until ``stop`` is set: an emergency stop), and always deactivate and close. With
+    ``log``, every tick's measurements, commands and timing and every event go to it."""
     result = LoopResult("completed", "", 0, 0, {}, {})
     latencies: list[float] = []
     jitters: list[float] = []
@@ -89,9 +92,12 @@ def run_loop(
         safety = S.initial_state(limits)
         period = 1.0 / adapter.rate_hz
         adapter.activate()
+        if log is not None:
+            log.event("activate", f"{ticks} ticks at {adapter.rate_hz:g} Hz")
         start = time.perf_counter()
         for k in range(ticks):
             deadline = start + k * period
+            late = 0.0
             if realtime:
                 _wait_until(deadline)
                 late = time.perf_counter() - deadline
@@ -109,7 +115,8 @@ def run_loop(
                 safety = S.emergency_stop(safety, "controller_error")
                 result.detail = f"{type(exc).__name__}: {exc}"
                 command = np.full(len(limits.torque_nm), np.nan)
-            latencies.append(time.perf_counter() - t0)
+            latency = time.perf_counter() - t0
+            latencies.append(latency)
             values = reading.values
             safety, out, events = S.filter_command(
                 limits,
@@ -120,6 +127,22 @@ def run_loop(
                 reading.fresh,
             )
             result.safety.update(e.kind for e in events)
+            if log is not None:
+                log.put(
+                    "/measurements",
+                    {
+                        "tick": k,
+                        "time_s": reading.time_s,
+                        "fresh": reading.fresh,
+                        **{n: v.tolist() for n, v in values.items()},
+                    },
+                )
+                log.put(
+                    "/command", {"tick": k, "raw_nm": command.tolist(), "written_nm": out.tolist()}
+                )
+                log.put("/timing", {"tick": k, "latency_us": latency * 1e6, "late_us": late * 1e6})
+                for e in events:
+                    log.event(e.kind, f"joints {list(e.joints)} {e.detail}".strip())
             adapter.write(out)
             result.ticks = k + 1
             if record:
@@ -139,6 +162,8 @@ def run_loop(
             adapter.deactivate()
         finally:
             adapter.close()
+            if log is not None:
+                log.event("end", f"{result.reason} {result.detail}".strip())
     result.latency_us = _percentiles(latencies)
     result.jitter_us = _percentiles(jitters)
     return result
