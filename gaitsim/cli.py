@@ -398,6 +398,26 @@ def _controller_runs(scenario: str, controllers: str, seed: int | None) -> list[
     ]
 
 
+def _with_device_rate(
+    spec: Scenario, rate_hz: float | None, duration_s: float | None = None
+) -> Scenario:
+    """The scenario with its device at ``rate_hz`` and running ``duration_s`` (each when
+    given; validated as a scenario file would be)."""
+    if rate_hz is None and duration_s is None:
+        return spec
+    from gaitsim import spec as schema
+
+    d = schema.to_dict(spec)
+    if rate_hz is not None:
+        d["device"]["rate_hz"] = rate_hz
+    if duration_s is not None:
+        d["run"]["duration_s"] = duration_s
+    try:
+        return schema.from_dict(d)
+    except ScenarioError as exc:
+        raise BadInput(f"--rate / --duration: {exc}") from None
+
+
 @main.group("twin")
 def twin_group() -> None:
     """The simulated patient and robot as a separate process, reached over UDP."""
@@ -419,15 +439,36 @@ def twin_group() -> None:
     show_default=True,
     help="Stop after this many seconds without a packet.",
 )
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(1.0, 86_400.0),
+    default=3600.0,
+    show_default=True,
+    help="Longest simulated time the twin walks (it stops sooner when the patient falls).",
+)
+@click.option(
+    "--rate",
+    "rate_hz",
+    type=click.FloatRange(1.0, 10_000.0),
+    default=None,
+    help="Device rate (Hz; default the scenario's device.rate_hz).",
+)
 @_seed_option
 def twin_serve_cmd(
-    scenario: str, host: str, port: int, idle_timeout: float, seed: int | None
+    scenario: str,
+    host: str,
+    port: int,
+    idle_timeout: float,
+    duration_s: float,
+    rate_hz: float | None,
+    seed: int | None,
 ) -> None:
     """Serve SCENARIO's patient and device as a twin; the shared key comes from
     $GAITSIM_TWIN_KEY (at least 16 bytes)."""
     from gaitsim.hardware.twin import key_from, serve
 
-    spec = _load_scenario(scenario)
+    spec = _with_device_rate(_load_scenario(scenario), rate_hz, duration_s)
     if spec.device.kind == "none":
         raise BadInput(f"{scenario}: device.kind = 'none': a twin needs a device")
     try:
@@ -453,7 +494,9 @@ def hw_group() -> None:
 
 @hw_group.command("run")
 @click.argument("scenario")
-@click.option("--adapter", type=click.Choice(["sim", "twin"]), default="sim", show_default=True)
+@click.option(
+    "--adapter", type=click.Choice(["sim", "twin", "can"]), default="sim", show_default=True
+)
 @click.option(
     "--controller", default=None, help="Device-controller configuration (default: the scenario's)."
 )
@@ -464,11 +507,28 @@ def hw_group() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="The twin's address.")
 @click.option("--port", type=click.IntRange(1, 65535), default=47800, show_default=True)
 @click.option(
+    "--motors",
+    default=None,
+    help="CAN: driver ID and firmware ranges per module, in module order (e.g. 1:ak80-9).",
+)
+@click.option("--can-interface", default="socketcan", show_default=True)
+@click.option("--can-channel", default="can0", show_default=True)
+@click.option(
+    "--emulate", is_flag=True, help="CAN: serve the motors with the emulator (virtual bus)."
+)
+@click.option(
     "--log",
     "log_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="MCAP log of every tick and event (flushed every 50 ms).",
+)
+@click.option(
+    "--rate",
+    "rate_hz",
+    type=click.FloatRange(1.0, 10_000.0),
+    default=None,
+    help="Device rate (Hz; default the scenario's device.rate_hz).",
 )
 @_seed_option
 def hw_run_cmd(
@@ -479,7 +539,12 @@ def hw_run_cmd(
     realtime: bool,
     host: str,
     port: int,
+    motors: str | None,
+    can_interface: str,
+    can_channel: str,
+    emulate: bool,
     log_path: Path | None,
+    rate_hz: float | None,
     seed: int | None,
 ) -> None:
     """Run the controller at the device's rate through the safety layer on SCENARIO's device,
@@ -490,7 +555,7 @@ def hw_run_cmd(
     from gaitsim.hardware.loop import run_loop
     from gaitsim.hardware.twin import TwinAdapter, key_from
 
-    spec = _load_scenario(scenario)
+    spec = _with_device_rate(_load_scenario(scenario), rate_hz)
     if spec.device.kind == "none":
         raise BadInput(f"{scenario}: device.kind = 'none': nothing to drive")
     setup = device_setup(spec)
@@ -498,8 +563,35 @@ def hw_run_cmd(
         setup.controller(controller)
     except (ControllerConfigError, FileNotFoundError) as exc:
         raise BadInput(f"--controller: {exc}") from None
+    emulator = None
     if adapter == "sim":
         robot: Any = SimAdapter(spec, seed)
+    elif adapter == "can":
+        from gaitsim.hardware.can_adapter import CanAdapter
+        from gaitsim.hardware.mit import MIT_RANGES
+
+        pairs = []
+        for item in (motors or "").split(","):
+            motor_id, _, model = item.strip().partition(":")
+            if not motor_id.isdigit() or model not in MIT_RANGES:
+                raise BadInput(
+                    f"--motors {motors!r}: give ID:MODEL per module, MODEL one of "
+                    + ", ".join(sorted(MIT_RANGES))
+                )
+            pairs.append((int(motor_id), MIT_RANGES[model]))
+        if len(pairs) != len(setup.limits.torque_nm):
+            raise BadInput(
+                f"--motors: {len(pairs)} given, the device has "
+                f"{len(setup.limits.torque_nm)} modules"
+            )
+        if emulate:
+            from gaitsim.hardware.emulator import MotorEmulator
+
+            can_interface, can_channel = "virtual", f"gaitsim-emulator-{os.getpid()}"
+            emulator = MotorEmulator(dict(pairs), can_channel, can_interface).start()
+        robot = CanAdapter(
+            setup.layout, setup.limits, setup.rate_hz, pairs, can_channel, can_interface
+        )
     else:
         try:
             key = key_from(None)
@@ -520,6 +612,8 @@ def hw_run_cmd(
     finally:
         if log is not None:
             log.close()
+        if emulator is not None:
+            emulator.stop()
     took = result.active_s
     safety = ", ".join(f"{k} {v}" for k, v in sorted(result.safety.items())) or "none"
     click.echo(

@@ -543,3 +543,67 @@ def test_replay_feeds_a_logged_session_through_a_controller_offline(tmp_path) ->
     ), same.stdout + same.stderr
     other = cli("replay", log, "exo-hip-moderate-left", "--controller", "zero-torque")
     assert "first difference > 1e-6 N m at tick" in other.stdout
+
+
+def test_the_can_adapter_drives_the_emulated_motor_through_the_safety_layer() -> None:
+    """A controller asking for 100 N m: the motor gets the safety layer's ramp to the AK80-9's
+    18 N m, the emulated rotor turns, and after the loop the driver is out of motor mode."""
+    from gaitsim.hardware.can_adapter import CanAdapter
+    from gaitsim.hardware.emulator import MotorEmulator
+    from gaitsim.hardware.interface import device_setup
+    from gaitsim.hardware.loop import run_loop
+
+    setup = device_setup(_hip_scenario())
+    ranges = MIT_RANGES["ak80-9"]
+    channel = f"test-{uuid.uuid4().hex}"
+
+    class Push:
+        state0, rate_hz = np.zeros(1), setup.rate_hz
+
+        def step(self, state, obs):
+            return state, np.array([100.0])
+
+    with MotorEmulator({7: ranges}, channel=channel) as emulator:
+        adapter = CanAdapter(
+            setup.layout, setup.limits, setup.rate_hz, [(7, ranges)], channel=channel
+        )
+        result = run_loop(adapter, lambda _: Push(), ticks=100, realtime=True, record=True)
+        motor = emulator.motors[7]
+        assert result.reason == "completed" and result.missed == 0
+        written = np.array(result.written)[:, 0]
+        step = setup.limits.torque_rate_nm_s[0] * setup.limits.tick_s
+        np.testing.assert_allclose(written[:3], [step, 2 * step, 3 * step])
+        assert written.max() == setup.limits.torque_nm[0] == 18.0
+        assert result.safety["torque_limit"] == 100 and result.safety["rate_limit"] > 0
+        assert motor.frames >= 100 + 3 and not motor.enabled
+        assert motor.position_rad > 1.0  # it turned
+
+
+def test_cli_hw_run_on_emulated_can_motors_prints_its_status_line() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gaitsim.cli",
+            "hw",
+            "run",
+            "exo-hip-moderate-left",
+            "--adapter",
+            "can",
+            "--motors",
+            "1:ak80-9",
+            "--emulate",
+            "--duration",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert line.startswith("200 ticks at ") and "controller latency p50" in line
+    assert "missed 0" in line and line.endswith("ended: completed")

@@ -137,7 +137,7 @@ class SimAdapter:
 
         if self.scenario.device.kind == "none":
             raise HardwareError("the scenario has no device to drive (device.kind = 'none')")
-        sim = Simulation(self.scenario, self.seed, external_device=True, record=True)
+        sim = Simulation(self.scenario, self.seed, external_device=True, record=False)
         device = sim.device
         if device is None:
             raise HardwareError(f"the device could not be built: {sim.end}")

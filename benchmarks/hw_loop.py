@@ -1,0 +1,72 @@
+"""The hardware loop against the twin server at 1 kHz: missed deadlines and controller latency.
+
+Starts ``gaitsim twin serve`` on loopback for the hip-exoskeleton scenario with the device at
+``rate_hz`` (default 1000), runs the scenario's controller through the loop in real time for
+``duration_s`` (default 60) and prints the rate held, missed deadlines (and their share), the
+controller step's latency p50/p99/max and the ticks' start jitter, measured in one run. Usage:
+python benchmarks/hw_loop.py [duration_s] [rate_hz]
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from gaitsim import catalogue, spec
+from gaitsim.hardware.interface import device_setup
+from gaitsim.hardware.loop import run_loop
+from gaitsim.hardware.twin import TwinAdapter
+
+KEY = "benchmark-key-0123456789"
+
+
+def main(duration_s: float = 60.0, rate_hz: float = 1000.0) -> None:
+    d = spec.to_dict(spec.load(catalogue.resolve_scenario("exo-hip-moderate-left")))
+    d["device"]["rate_hz"] = rate_hz
+    d["run"]["duration_s"] = duration_s + 5.0
+    scenario = spec.from_dict(d)
+    port = 47000 + os.getpid() % 1000
+    env = {**os.environ, "GAITSIM_TWIN_KEY": KEY}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gaitsim.cli",
+            "twin",
+            "serve",
+            "exo-hip-moderate-left",
+            "--port",
+            str(port),
+            "--rate",
+            str(rate_hz),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        print(server.stderr.readline().strip())
+        setup = device_setup(scenario)
+        adapter = TwinAdapter(
+            setup.layout, setup.limits, setup.rate_hz, KEY.encode(), ("127.0.0.1", port)
+        )
+        result = run_loop(
+            adapter, lambda _: setup.controller(), round(duration_s * rate_hz), realtime=True
+        )
+    finally:
+        server.terminate()
+        server.wait()
+    lat, jit = result.latency_us, result.jitter_us
+    print(
+        f"{result.ticks} ticks in {result.active_s:.1f} s: {result.ticks / result.active_s:.0f} "
+        f"Hz (target {rate_hz:g}); missed {result.missed} "
+        f"({100 * result.missed / max(result.ticks, 1):.3f} %); "
+        f"controller latency p50 {lat['p50']:.0f} us, p99 {lat['p99']:.0f} us, max "
+        f"{lat['max']:.0f} us; start jitter p99 {jit['p99']:.0f} us; ended {result.reason} "
+        f"{result.detail}"
+    )
+
+
+if __name__ == "__main__":
+    main(*(float(a) for a in sys.argv[1:3]))
