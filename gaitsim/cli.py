@@ -418,6 +418,15 @@ def _with_device_rate(
         raise BadInput(f"--rate / --duration: {exc}") from None
 
 
+_rate_option = click.option(
+    "--rate",
+    "rate_hz",
+    type=click.FloatRange(1.0, 10_000.0),
+    default=None,
+    help="Device rate (Hz; default the scenario's device.rate_hz).",
+)
+
+
 @main.group("twin")
 def twin_group() -> None:
     """The simulated patient and robot as a separate process, reached over UDP."""
@@ -447,13 +456,7 @@ def twin_group() -> None:
     show_default=True,
     help="Longest simulated time the twin walks (it stops sooner when the patient falls).",
 )
-@click.option(
-    "--rate",
-    "rate_hz",
-    type=click.FloatRange(1.0, 10_000.0),
-    default=None,
-    help="Device rate (Hz; default the scenario's device.rate_hz).",
-)
+@_rate_option
 @_seed_option
 def twin_serve_cmd(
     scenario: str,
@@ -523,13 +526,7 @@ def hw_group() -> None:
     default=None,
     help="MCAP log of every tick and event (flushed every 50 ms).",
 )
-@click.option(
-    "--rate",
-    "rate_hz",
-    type=click.FloatRange(1.0, 10_000.0),
-    default=None,
-    help="Device rate (Hz; default the scenario's device.rate_hz).",
-)
+@_rate_option
 @_seed_option
 def hw_run_cmd(
     scenario: str,
