@@ -313,31 +313,36 @@ KEY = b"0123456789abcdef-test-key"
 
 @pytest.fixture()
 def twin():
-    """A twin server of the hip-exo scenario in a thread: (address, rejection counts)."""
-    import threading
+    """A twin server process of the hip-exo scenario: (address, process, scenario)."""
+    import os
+    import subprocess
+    import sys
 
-    from gaitsim.hardware.twin import serve
-
-    scenario = _hip_scenario(6.0)
-    bound: list = []
-    ready = threading.Event()
-    counts: dict = {}
-
-    def run() -> None:
-        counts["rejected"] = serve(
-            scenario,
-            KEY,
-            port=0,
-            seed=3,
-            idle_timeout_s=2.0,
-            ready=lambda address: (bound.append(address), ready.set()),
-        )
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(60)
-    yield bound[0], counts, scenario
-    thread.join(10)
+    port = 46000 + os.getpid() % 1000
+    env = {**os.environ, "GAITSIM_TWIN_KEY": KEY.decode()}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gaitsim.cli",
+            "twin",
+            "serve",
+            "exo-hip-moderate-left",
+            "--port",
+            str(port),
+            "--seed",
+            "3",
+            "--idle-timeout",
+            "3",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert "twin: exo-hip-moderate-left on 127.0.0.1" in server.stderr.readline()
+    yield ("127.0.0.1", port), server, _hip_scenario(6.0)
+    server.kill()
+    server.wait()
 
 
 def test_the_same_controller_through_the_twin_commands_what_gaitsim_run_records(twin) -> None:
@@ -346,12 +351,14 @@ def test_the_same_controller_through_the_twin_commands_what_gaitsim_run_records(
     from gaitsim.hardware.twin import TwinAdapter
     from gaitsim.sim.simulation import simulate
 
-    address, counts, scenario = twin
-    assert address[0] == "127.0.0.1"  # loopback unless told otherwise
+    address, _, scenario = twin
     setup = device_setup(scenario)
-    adapter = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, KEY, address)
+    # lockstep: each write waits for its answer, so every reading is the twin's answer to
+    # the previous command, as in the simulation (real time shares the cores with the twin)
+    adapter = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, KEY, address, lockstep=True)
     result = run_loop(adapter, lambda _: setup.controller(), ticks=1000, record=True)
     assert result.reason == "completed", result.detail
+    assert all(result.fresh)
     recorded = np.asarray(simulate(scenario, seed=3)["device_left_hip_command_nm"])
     # float32 on the wire: the measurements round to single precision, as the sim's own are
     np.testing.assert_allclose(np.array(result.commands)[:, 0], recorded[:1000], atol=1e-4)
@@ -363,7 +370,7 @@ def test_the_twin_rejects_and_counts_bad_packets_and_answers_only_good_ones(twin
 
     from gaitsim.hardware.twin import BYE, COMMAND, HELLO, MEASUREMENT, Endpoint, encode
 
-    address, counts, _ = twin
+    address, server, _ = twin
     me = Endpoint(KEY)
     raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -393,10 +400,11 @@ def test_the_twin_rejects_and_counts_bad_packets_and_answers_only_good_ones(twin
     finally:
         raw.close()
         me.close()
-    deadline = clock.time() + 10
-    while "rejected" not in counts and clock.time() < deadline:
-        clock.sleep(0.05)
-    assert counts["rejected"] == {"malformed": 3, "unauthenticated": 2, "stale": 1, "replayed": 1}
+    server.wait(10)
+    last = server.stderr.read().strip().splitlines()[-1]
+    assert last == (
+        "twin: stopped; rejected packets: malformed 3, replayed 1, stale 1, unauthenticated 2"
+    )
 
 
 def _receive_raw(sock, timeout_s: float):
@@ -449,6 +457,7 @@ def test_a_killed_twin_ends_the_loop_safely_and_says_why(tmp_path) -> None:
             lambda _: setup.controller(),
             ticks=2000,
             record=True,
+            realtime=True,
             on_tick=lambda k, r: os.kill(server.pid, signal.SIGKILL) if k == 300 else None,
         )
     finally:
@@ -457,9 +466,11 @@ def test_a_killed_twin_ends_the_loop_safely_and_says_why(tmp_path) -> None:
     assert result.reason == "hardware_error" and "twin lost" in result.detail
     written = np.array(result.written)[:, 0]
     assert 300 < result.ticks < 400
-    # tick 301 reads the last measurement; 302 is the first stale tick (the last torque
-    # held), 303 the second: zero torque from there on
-    assert written[302] == written[301] and np.all(written[303:] == 0.0)
+    # the last fresh measurement came at or before the kill; the first stale tick holds
+    # the last torque, the second and every later one writes zero
+    last = max(k for k, fresh in enumerate(result.fresh) if fresh)
+    assert 299 <= last <= 301 and not any(result.fresh[last + 1 :])
+    assert written[last + 1] == written[last] and np.all(written[last + 2 :] == 0.0)
     assert adapter.endpoint is None  # closed
 
 

@@ -141,6 +141,7 @@ class SimAdapter:
         device = sim.device
         if device is None:
             raise HardwareError(f"the device could not be built: {sim.end}")
+        sim.warm_up()
         self.sim, self.device = sim, device
         self.layout = device.layout
         self.limits = device_limits(sim.model, device.device, self.rate_hz)

@@ -38,7 +38,8 @@ WARM_UP_STEPS = 3
 class LoopResult:
     """How a loop ran: why it ended, ticks, missed deadlines, controller latency and tick
     jitter (microseconds: p50, p99, max), safety events by kind, and per tick (``record``)
-    the time, the controller's command and the command written."""
+    the measurements' time and freshness, the controller's command and the command
+    written."""
 
     reason: str
     detail: str
@@ -49,6 +50,7 @@ class LoopResult:
     active_s: float = 0.0  # from activation to the last tick's end
     safety: Counter = field(default_factory=Counter)
     time_s: list[float] = field(default_factory=list)
+    fresh: list[bool] = field(default_factory=list)
     commands: list[np.ndarray] = field(default_factory=list)
     written: list[np.ndarray] = field(default_factory=list)
 
@@ -147,6 +149,7 @@ def run_loop(
             result.ticks = k + 1
             if record:
                 result.time_s.append(reading.time_s)
+                result.fresh.append(reading.fresh)
                 result.commands.append(command)
                 result.written.append(out)
             if on_tick is not None:

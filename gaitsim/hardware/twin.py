@@ -24,8 +24,9 @@ wall clock's nanoseconds, so a restarted sender's are new) and ``stale``
 (older than ``max_age_s`` by the receiver's clock; sender and receiver share a clock on one
 host, between hosts they must be synchronised). The server answers each command by applying
 it, advancing the simulation one device tick and sending the next measurement (lockstep: the
-twin runs as fast as it is driven, and waits when the controller does). It binds to loopback
-unless told otherwise.
+twin runs as fast as it is driven, and waits when the controller does); the controller's
+side (:class:`TwinAdapter`) does not wait for the answer, so twin and controller run on two
+cores at once. It binds to loopback unless told otherwise.
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ class Endpoint:
         """The next accepted packet and its sender within ``timeout_s``, else None."""
         deadline = time.perf_counter() + timeout_s
         while True:
-            left = deadline - time.perf_counter()
-            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+            left = max(deadline - time.perf_counter(), 0.0)  # 0: a poll of what is waiting
+            if not select.select([self.sock], [], [], left)[0]:
                 return None
             data, sender = self.sock.recvfrom(65536)
             packet = self._check(data, sender)
@@ -206,9 +207,13 @@ def serve(
 class TwinAdapter:
     """The controller's side: a hardware interface to a twin server, exactly as to a robot.
     ``layout`` and ``limits`` are the device's (from the scenario, as a robot's configuration
-    file would give them); ``read()`` returns the newest measurement, fresh when it is new
-    since the last read; ``write()`` sends the command and waits up to ``reply_timeout_s``
-    for the answering measurement."""
+    file would give them). ``write()`` sends the command and returns at once; ``read()``
+    takes the newest measurement that has arrived since the last read (fresh) or repeats the
+    last one (not fresh: the safety layer's watchdog counts it), so the twin simulates on its
+    own core while the controller runs, as a robot's drives do. No measurement for
+    ``lost_after_s`` after a command is a hardware error (the twin answers commands only).
+    With ``lockstep``, ``write()`` waits for the answer, so every read is fresh whatever the
+    timing: runs are deterministic (tests, replays)."""
 
     def __init__(
         self,
@@ -217,44 +222,53 @@ class TwinAdapter:
         rate_hz: float,
         key: bytes,
         server: tuple[str, int] = ("127.0.0.1", DEFAULT_PORT),
-        reply_timeout_s: float = 0.02,
         lost_after_s: float = 0.5,
+        connect_timeout_s: float = 2.0,
+        lockstep: bool = False,
     ) -> None:
         self.layout, self.limits, self.rate_hz = layout, limits, rate_hz
+        self.lockstep = lockstep
         self.key, self.server = key, server
-        self.reply_timeout_s, self.lost_after_s = reply_timeout_s, lost_after_s
+        self.lost_after_s, self.connect_timeout_s = lost_after_s, connect_timeout_s
         self._n = sum(size for _, size in layout)
         self.endpoint: Endpoint | None = None
         self._latest: Reading | None = None
         self._new = False
-        self._heard = 0.0
+        self._waiting_since: float | None = None  # the first command not yet answered
 
     def configure(self) -> None:
         self.endpoint = Endpoint(self.key)
         self.endpoint.send(HELLO, np.zeros(0), self.server)
-        if not self._await():
+        self._take(self.connect_timeout_s)
+        if self._latest is None:
             raise HardwareError(f"twin at {self.server[0]}:{self.server[1]}: no answer to hello")
 
     def activate(self) -> None:
         pass
 
-    def _await(self) -> bool:
+    def _take(self, timeout_s: float) -> None:
+        """Take every measurement waiting (the first within ``timeout_s``), keep the newest."""
         assert self.endpoint is not None
-        got = self.endpoint.receive(self.reply_timeout_s if self._latest else 1.0)
-        if got is None:
-            return False
-        packet, _ = got
-        if packet.kind != MEASUREMENT or len(packet.values) != self._n + 1:
-            self.endpoint.rejected["malformed"] += 1
-            return False
-        values = packet.values
-        self._latest = Reading(values[:-1].astype(np.float32), float(values[-1]), True, self.layout)
-        self._new, self._heard = True, time.perf_counter()
-        return True
+        while (got := self.endpoint.receive(timeout_s)) is not None:
+            timeout_s = 0.0
+            packet, _ = got
+            if packet.kind != MEASUREMENT or len(packet.values) != self._n + 1:
+                self.endpoint.rejected["malformed"] += 1
+                continue
+            values = packet.values
+            self._latest = Reading(
+                values[:-1].astype(np.float32), float(values[-1]), True, self.layout
+            )
+            self._new, self._waiting_since = True, None
 
     def read(self) -> Reading:
+        self._take(0.0)
         if self._latest is None:
             raise HardwareError("no measurement yet: configure() first")
+        if self._waiting_since is not None:
+            silent = time.perf_counter() - self._waiting_since
+            if silent > self.lost_after_s:
+                raise HardwareError(f"twin lost: no measurement for {silent:.2f} s")
         reading = (
             self._latest
             if self._new
@@ -266,10 +280,10 @@ class TwinAdapter:
     def write(self, torque_nm: np.ndarray) -> None:
         assert self.endpoint is not None
         self.endpoint.send(COMMAND, np.asarray(torque_nm, float), self.server)
-        if not self._await() and time.perf_counter() - self._heard > self.lost_after_s:
-            raise HardwareError(
-                f"twin lost: no measurement for {time.perf_counter() - self._heard:.2f} s"
-            )
+        if self._waiting_since is None:
+            self._waiting_since = time.perf_counter()
+        if self.lockstep:  # wait for the answer: deterministic, for hardware-in-the-loop tests
+            self._take(self.lost_after_s)
 
     def deactivate(self) -> None:
         if self.endpoint is not None:

@@ -323,6 +323,11 @@ class Simulation:
         physics steps: what a batch needs to take the run over (``gaitsim.env.vector``)."""
         return self._loop.params, self._state, self._control_every
 
+    def warm_up(self) -> None:
+        """Compile the patient's controller now (JAX compiles at the first call), so the first
+        tick of a real-time run does not pay for it; changes no state."""
+        self._loop.step(self._state, self._observe(self.data, running=False))
+
     def check(self) -> Termination | None:
         """End the run now if its current state has fallen or blown up (the check the loop
         makes at every tick; after an ``advance`` the last steps are not checked yet)."""
