@@ -83,7 +83,15 @@ def run_loop(
     result = LoopResult("completed", "", 0, 0, {}, {})
     latencies: list[float] = []
     jitters: list[float] = []
-    adapter.configure()
+    try:
+        adapter.configure()
+    except HardwareError as exc:
+        adapter.close()
+        result.reason, result.detail = "hardware_error", f"configure: {exc}"
+        result.latency_us = result.jitter_us = _percentiles([])
+        if log is not None:
+            log.event("end", f"{result.reason} {result.detail}")
+        return result
     try:
         loop = controller(adapter)
         n = sum(size for _, size in adapter.layout)
