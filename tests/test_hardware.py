@@ -415,54 +415,27 @@ def _receive_raw(sock, timeout_s: float):
     return sock.recvfrom(65536)[0]
 
 
-def test_a_killed_twin_ends_the_loop_safely_and_says_why(tmp_path) -> None:
+def test_a_killed_twin_ends_the_loop_safely_and_says_why(twin) -> None:
     """The twin process killed mid-run: reads go stale, the watchdog zeroes the torque, the
     loop ends as a hardware error naming the lost twin, and deactivates."""
     import os
     import signal
-    import subprocess
-    import sys
 
     from gaitsim.hardware.interface import device_setup
     from gaitsim.hardware.loop import run_loop
     from gaitsim.hardware.twin import TwinAdapter
 
-    port = 47000 + os.getpid() % 1000
-    env = {**os.environ, "GAITSIM_TWIN_KEY": KEY.decode()}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gaitsim.cli",
-            "twin",
-            "serve",
-            "exo-hip-moderate-left",
-            "--port",
-            str(port),
-            "--seed",
-            "3",
-        ],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
+    address, server, scenario = twin
+    setup = device_setup(scenario)
+    adapter = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, KEY, address, lost_after_s=0.2)
+    result = run_loop(
+        adapter,
+        lambda _: setup.controller(),
+        ticks=2000,
+        record=True,
+        realtime=True,
+        on_tick=lambda k, r: os.kill(server.pid, signal.SIGKILL) if k == 300 else None,
     )
-    try:
-        assert "twin: exo-hip-moderate-left on 127.0.0.1" in server.stderr.readline()
-        setup = device_setup(_hip_scenario())
-        adapter = TwinAdapter(
-            setup.layout, setup.limits, setup.rate_hz, KEY, ("127.0.0.1", port), lost_after_s=0.2
-        )
-        result = run_loop(
-            adapter,
-            lambda _: setup.controller(),
-            ticks=2000,
-            record=True,
-            realtime=True,
-            on_tick=lambda k, r: os.kill(server.pid, signal.SIGKILL) if k == 300 else None,
-        )
-    finally:
-        server.kill()
-        server.wait()
     assert result.reason == "hardware_error" and "twin lost" in result.detail
     written = np.array(result.written)[:, 0]
     assert 300 < result.ticks < 400

@@ -8,7 +8,7 @@ import click
 
 
 def _bad(message: str) -> click.ClickException:
-    from gaitsim.cli import BadInput
+    from gaitsim._cli_common import BadInput
 
     return BadInput(message)
 
@@ -92,7 +92,7 @@ def train_cmd(
 ) -> None:
     """Train an assist policy on ENV_ID with stable-baselines3, evaluate it against the
     zero-torque device on held-out seeds and export it as a policy controller."""
-    from gaitsim.cli import _check_out_dir
+    from gaitsim._cli_common import check_out_dir as _check_out_dir
     from gaitsim.env.config import EnvConfigError
     from gaitsim.env.train import EVAL_FIRST_SEED, TrainConfig, env_config, train
 
@@ -177,7 +177,7 @@ def format_evaluation(result: dict) -> str:
 def export_cmd(run_dir: Path, checkpoint: Path | None, out_dir: Path | None, name: str) -> None:
     """Export a gaitsim train run's policy as a policy controller (.npz weights, no pickle,
     and its configuration .toml)."""
-    from gaitsim.cli import _check_out_dir
+    from gaitsim._cli_common import check_out_dir as _check_out_dir
     from gaitsim.env.export import ExportError, export_policy
     from gaitsim.env.train import load_run
 

@@ -18,6 +18,7 @@ angles (the module's encoder is on its output, ``gaitsim.sim.device``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -79,8 +80,6 @@ class CanAdapter:
                 raise HardwareError(str(exc)) from None
 
     def read(self) -> Reading:
-        import time
-
         values = {name: np.zeros(size, np.float32) for name, size in self.layout}
         if self._other is not None:
             for name, value in self._other().items():

@@ -147,7 +147,7 @@ class SimAdapter:
         self.limits = device_limits(sim.model, device.device, self.rate_hz)
 
     def activate(self) -> None:
-        self._fresh = True
+        pass
 
     def read(self) -> Reading:
         assert self.sim is not None, "configure() first"

@@ -39,12 +39,17 @@ import socket
 import struct
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gaitsim.hardware.interface import HardwareError, Reading
+from gaitsim.hardware.interface import HardwareError, Layout, Reading
 from gaitsim.hardware.safety import SafetyLimits
+
+if TYPE_CHECKING:
+    from gaitsim.spec import Scenario
 
 MAGIC = b"GSTW"
 VERSION = 1
@@ -157,16 +162,16 @@ class Endpoint:
 
 
 def serve(
-    scenario,  # noqa: ANN001 (a spec.Scenario)
+    scenario: Scenario,
     key: bytes,
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     seed: int | None = None,
     idle_timeout_s: float = 5.0,
-    ready=None,  # noqa: ANN001 (called with the bound address)
+    ready: Callable[[tuple[str, int]], Any] | None = None,
 ) -> Counter:
     """Run the twin until a bye, the simulation's end, or ``idle_timeout_s`` without a
-    packet; returns the rejection counts."""
+    packet; ``ready`` is called with the bound address; returns the rejection counts."""
     from gaitsim.hardware.interface import SimAdapter
 
     adapter = SimAdapter(scenario, seed)
@@ -217,7 +222,7 @@ class TwinAdapter:
 
     def __init__(
         self,
-        layout,  # noqa: ANN001
+        layout: Layout,
         limits: SafetyLimits,
         rate_hz: float,
         key: bytes,

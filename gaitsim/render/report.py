@@ -18,8 +18,9 @@ controllers), each a folder written by ``gaitsim run --out DIR`` (``trace.npz``,
 - with two or more runs, the trend across them (``trend.png``) of speed, step-length
   symmetry, peak knee flexion in swing and the course score, in the order given.
 
-Plots are drawn with Matplotlib's Agg backend (no display). The page has no scripts and loads
-nothing: images are ``data:`` URIs. Files are written atomically.
+Plots are drawn on Matplotlib's Agg canvas without pyplot (no display, no global state).
+The page has no scripts and loads nothing: images are ``data:`` URIs. Files are written
+atomically.
 """
 
 from __future__ import annotations
@@ -313,21 +314,20 @@ def _rate_text(rate: dict[str, Any] | None, good: str) -> str:
 
 
 def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI)
-    plt.close(fig)
     return buffer.getvalue()
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(nrows: int, ncols: int, figsize: tuple[float, float], **kwargs: Any) -> tuple[Any, Any]:
+    """A Matplotlib figure drawn by the Agg canvas and its axes grid: no pyplot, so no global
+    backend is switched and no figure is left open in the caller's process."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def _side_label(run: ReviewRun, side: str) -> str:
@@ -338,8 +338,7 @@ def _side_label(run: ReviewRun, side: str) -> str:
 def _gait_cycle_png(runs: Sequence[ReviewRun]) -> bytes:
     from gaitsim.control.reference import angle
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(JOINTS), 2, figsize=(10, 8), sharex=True, squeeze=False)
+    fig, axes = _figure(len(JOINTS), 2, (10, 8), sharex=True, squeeze=False)
     phase = np.linspace(0.0, 1.0, 101)
     for r, joint in enumerate(JOINTS):
         reference = np.degrees(np.asarray(angle(joint, phase)[0], dtype=float))
@@ -385,8 +384,7 @@ def _gait_cycle_png(runs: Sequence[ReviewRun]) -> bytes:
 
 
 def _energy_png(runs: Sequence[ReviewRun]) -> bytes:
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
+    fig, axes = _figure(1, 3, (10, 3.4))
     labels = [run.label for run in runs]
     x = np.arange(len(runs))
     colours = [_COLOURS[k % len(_COLOURS)] for k in x]
@@ -432,9 +430,8 @@ def _nan(value: Any) -> float:
 
 
 def _course_png(runs: Sequence[ReviewRun]) -> bytes:
-    plt = _pyplot()
     with_course = [(run.label, run.course) for run in runs if run.course]
-    fig, ax = plt.subplots(figsize=(10, 0.6 + 0.5 * len(with_course)))
+    fig, ax = _figure(1, 1, (10, 0.6 + 0.5 * len(with_course)))
     for row, (_, course) in enumerate(with_course):
         for element in course["elements"]:
             colour = _outcome_colour(element["kind"], element.get("outcome", "not_reached"))
@@ -460,7 +457,6 @@ def _outcome_colour(kind: str, outcome: str) -> str:
 
 
 def _trend_png(runs: Sequence[ReviewRun]) -> bytes:
-    plt = _pyplot()
     x = np.arange(1, len(runs) + 1)
     panels: list[tuple[str, list[float]]] = [
         ("speed (m/s)", [_nan(run.summary.speed_m_s) for run in runs]),
@@ -476,7 +472,7 @@ def _trend_png(runs: Sequence[ReviewRun]) -> bytes:
     scores = [(run.course or {}).get("session", {}).get("score_pct") for run in runs]
     if any(s is not None for s in scores):
         panels.append(("course session score (%)", [_nan(s) for s in scores]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.2), squeeze=False)
+    fig, axes = _figure(1, len(panels), (3.0 * len(panels), 3.2), squeeze=False)
     for ax, (title, values) in zip(axes[0], panels, strict=True):
         ax.plot(x, values, "o-", color=_COLOURS[0])
         ax.set_title(title, fontsize=9)

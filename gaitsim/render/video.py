@@ -473,9 +473,6 @@ class _Chart:
         times: np.ndarray,
         y_range: tuple[float, float] | None = None,
     ) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
