@@ -3,7 +3,12 @@
 Starts ``gaitsim twin serve`` on loopback for the hip-exoskeleton scenario with the device at
 ``rate_hz`` (default 1000), runs the scenario's controller through the loop in real time for
 ``duration_s`` (default 60) and prints the rate held, missed deadlines (and their share), the
-controller step's latency p50/p99/max and the ticks' start jitter, measured in one run. Usage:
+controller step's latency p50/p99/max and the ticks' start jitter, measured in one run.
+
+Then, for the same duration under the same real-time settings, a loop that does no work but
+wait for its deadlines (the same sleep-then-spin, the same missed rule): its misses are the
+machine's floor, stalls of the virtual CPU itself (on the 2-vCPU VM here, 3-4 ms every few
+seconds, each costing ~3 deadlines), and the ratio tells how much the loop adds. Usage:
 python benchmarks/hw_loop.py [duration_s] [rate_hz]
 """
 
@@ -12,13 +17,27 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from gaitsim import catalogue, spec
 from gaitsim.hardware.interface import device_setup
-from gaitsim.hardware.loop import run_loop
+from gaitsim.hardware.loop import run_loop, wait_until
+from gaitsim.hardware.realtime import realtime_thread, summary
 from gaitsim.hardware.twin import TwinAdapter
 
 KEY = "benchmark-key-0123456789"
+
+
+def idle_loop_misses(ticks: int, rate_hz: float) -> int:
+    """Missed deadlines of a loop that only waits for them, as ``run_loop`` counts them."""
+    period, missed = 1.0 / rate_hz, 0
+    with realtime_thread():
+        start = time.perf_counter()
+        for k in range(ticks):
+            deadline = start + k * period
+            wait_until(deadline)
+            missed += time.perf_counter() - deadline > period
+    return missed
 
 
 def main(duration_s: float = 60.0, rate_hz: float = 1000.0) -> None:
@@ -65,6 +84,13 @@ def main(duration_s: float = 60.0, rate_hz: float = 1000.0) -> None:
         f"controller latency p50 {lat['p50']:.0f} us, p99 {lat['p99']:.0f} us, max "
         f"{lat['max']:.0f} us; start jitter p99 {jit['p99']:.0f} us; ended {result.reason} "
         f"{result.detail}"
+    )
+    print(summary(result.realtime))
+    floor = idle_loop_misses(result.ticks, rate_hz)
+    print(
+        f"machine floor: a loop doing no work missed {floor} of {result.ticks} deadlines "
+        f"({100 * floor / max(result.ticks, 1):.3f} %); loop / floor = "
+        f"{result.missed / max(floor, 1):.2f}"
     )
 
 

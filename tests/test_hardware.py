@@ -588,9 +588,10 @@ def test_cli_hw_run_on_emulated_can_motors_prints_its_status_line() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    line = done.stdout.strip()
+    line, settings = done.stdout.strip().splitlines()
     assert line.startswith("200 ticks at ") and "controller latency p50" in line
     assert "; missed " in line and line.endswith("ended: completed")
+    assert settings.startswith("real-time settings: ") and "gc_frozen" in settings
 
 
 class _FaultyLink:

@@ -231,6 +231,10 @@ def hw_run_cmd(
         f"{result.latency_us['p99']:.0f} us; missed {result.missed}; safety events: {safety}; "
         f"ended: {result.reason} {result.detail}".rstrip()
     )
+    if result.realtime:
+        from gaitsim.hardware.realtime import summary
+
+        click.echo(summary(result.realtime))
     if result.reason not in ("completed",):
         raise SystemExit(1)
 
