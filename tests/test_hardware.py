@@ -778,3 +778,32 @@ def test_cli_hw_run_without_a_twin_says_so_and_exits_1() -> None:
         env={k: v for k, v in os.environ.items() if k != "GAITSIM_TWIN_KEY"},
     )
     assert missing_key.returncode == 2 and "GAITSIM_TWIN_KEY" in missing_key.stderr
+
+
+def test_realtime_settings_are_undone_and_refusals_reported(monkeypatch, tmp_path):
+    """The loop's real-time settings leave the thread as they found it; a setting the OS
+    refuses is reported by name and the rest still apply."""
+    import gc
+    import os
+
+    from gaitsim.hardware import realtime
+
+    policy = os.sched_getscheduler(0)
+    with realtime.realtime_thread() as applied:
+        assert set(applied) == {"sched_fifo", "mlockall", "cpu_dma_latency_0", "gc_frozen"}
+        assert applied["gc_frozen"] == "on" and gc.get_freeze_count() > 0
+        if applied["sched_fifo"] == "on":
+            assert os.sched_getscheduler(0) == os.SCHED_FIFO
+    assert os.sched_getscheduler(0) == policy and gc.get_freeze_count() == 0
+
+    def refuse(*_):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    monkeypatch.setattr(realtime, "DMA_LATENCY_PATH", str(tmp_path / "missing"))
+    with realtime.realtime_thread() as applied:
+        assert applied["sched_fifo"].startswith("refused")
+        assert applied["cpu_dma_latency_0"].startswith("refused")
+        line = realtime.summary(applied)
+        assert "not applied: sched_fifo, cpu_dma_latency_0" in line and "gc_frozen" in line
+    assert gc.get_freeze_count() == 0
