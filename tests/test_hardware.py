@@ -807,3 +807,39 @@ def test_realtime_settings_are_undone_and_refusals_reported(monkeypatch, tmp_pat
         line = realtime.summary(applied)
         assert "not applied: sched_fifo, cpu_dma_latency_0" in line and "gc_frozen" in line
     assert gc.get_freeze_count() == 0
+
+
+def test_the_same_controller_in_the_gymnasium_env_commands_what_gaitsim_run_records() -> None:
+    """The scenario's controller file as the env's agent, on the env's device measurements:
+    tick by tick the commands `gaitsim run` records (and, by the twin test above, what the
+    loop commands through the twin)."""
+    from gaitsim.env import load_env_config
+    from gaitsim.env.controller import ControllerAgent
+    from gaitsim.env.single import GaitEnv
+    from gaitsim.sim.simulation import simulate
+
+    # no clipping: the action range covers the motor's peak torque
+    config = load_env_config("hip-exo-assist").model_copy(
+        update={"action_scale_nm": 100.0, "episode_s": 6.0}
+    )
+    env = GaitEnv(config)
+    agent = ControllerAgent(env)
+    obs, _ = env.reset(options={"run_seed": 3})
+    commands = []
+    for _ in range(1000):
+        obs, _, terminated, truncated, _ = env.step(agent(obs))
+        commands.append(agent.command[0])
+        assert not (terminated or truncated)
+    # the env's scenario is the hip scenario with its start perturbation from the env file
+    scenario = env.episode.scenario
+    assert scenario.device == _hip_scenario().device
+    recorded = np.asarray(simulate(scenario, seed=3)["device_left_hip_command_nm"])
+    assert np.abs(recorded[:1000]).max() > 3.0  # the assist acts (it ramps in over strides)
+    np.testing.assert_allclose(commands, recorded[:1000], atol=1e-4)
+    # a second episode starts the controller afresh: the same commands again
+    obs, _ = env.reset(options={"run_seed": 3})
+    again = []
+    for _ in range(50):
+        obs, *_ = env.step(agent(obs))
+        again.append(agent.command[0])
+    np.testing.assert_allclose(again, recorded[:50], atol=1e-4)

@@ -187,6 +187,14 @@ class GaitEnv(gym.Env):
         with quiet_mujoco_warnings():
             return sim.finish()
 
+    @property
+    def episode(self) -> Any:
+        """The current episode (:class:`gaitsim.env.core.Episode`: scenario, model, simulation,
+        run seed, drawn values); a new object at each ``reset``."""
+        if self._sim is None:
+            raise RuntimeError("call reset() first: no episode yet")
+        return self._episode
+
     # --- internals ---------------------------------------------------------------------------
 
     def _observe(self) -> np.ndarray:

@@ -74,6 +74,8 @@ def summary(applied: dict[str, str]) -> str:
     """One line: the settings on, and those refused."""
     on = [k for k, v in applied.items() if v == "on"]
     off = [k for k, v in applied.items() if v != "on"]
-    return "real-time settings: " + (", ".join(on) or "none") + (
-        f" (not applied: {', '.join(off)})" if off else ""
+    return (
+        "real-time settings: "
+        + (", ".join(on) or "none")
+        + (f" (not applied: {', '.join(off)})" if off else "")
     )
