@@ -253,10 +253,14 @@ class _Raising:
         return self._loop.step(state, obs)
 
 
-def test_a_raising_controller_and_an_emergency_stop_end_in_zero_torque_and_deactivate() -> None:
+def test_a_raising_controller_and_an_emergency_stop_end_in_zero_torque_and_deactivate(
+    tmp_path,
+) -> None:
+    """Each ends in zero torque, deactivates, and the log's last event says why."""
     import threading
 
     from gaitsim.hardware.interface import SimAdapter
+    from gaitsim.hardware.log import LoopLog
     from gaitsim.hardware.loop import run_loop
 
     calls: list[str] = []
@@ -271,29 +275,47 @@ def test_a_raising_controller_and_an_emergency_stop_end_in_zero_torque_and_deact
             super().deactivate()
 
     scenario = _hip_scenario()
+    log = LoopLog(tmp_path / "raising.mcap")
     result = run_loop(
         Watched(scenario, seed=3),
         lambda a: _Raising(_scenario_controller(a), at=150),
         ticks=600,
+        log=log,
     )
+    log.close()
     assert (result.reason, result.detail, result.ticks) == (
         "controller_error",
         "ZeroDivisionError: boom",
         150,
     )
     assert calls[-2:] == ["write 0.000", "deactivate"]
+    assert _events(tmp_path / "raising.mcap")[-1] == (
+        "end",
+        "controller_error ZeroDivisionError: boom",
+    )
 
     stop = threading.Event()
     calls.clear()
+    log = LoopLog(tmp_path / "stop.mcap")
     result = run_loop(
         Watched(scenario, seed=3),
         _scenario_controller,
         ticks=600,
         on_tick=lambda k, r: stop.set() if k == 99 else None,
         stop=stop,
+        log=log,
     )
+    log.close()
     assert (result.reason, result.ticks) == ("emergency_stop", 101)
     assert calls[-2:] == ["write 0.000", "deactivate"]
+    assert _events(tmp_path / "stop.mcap")[-1] == ("end", "emergency_stop")
+
+
+def _events(path) -> list[tuple[str, str]]:
+    """A loop log's events, (kind, detail), in order."""
+    from gaitsim.hardware.log import read_log
+
+    return [(m["kind"], m["detail"]) for _, m in read_log(path)["/events"]]
 
 
 def test_a_fallen_simulated_patient_ends_the_loop_as_a_hardware_error() -> None:
@@ -415,19 +437,21 @@ def _receive_raw(sock, timeout_s: float):
     return sock.recvfrom(65536)[0]
 
 
-def test_a_killed_twin_ends_the_loop_safely_and_says_why(twin) -> None:
+def test_a_killed_twin_ends_the_loop_safely_and_says_why(twin, tmp_path) -> None:
     """The twin process killed mid-run: reads go stale, the watchdog zeroes the torque, the
-    loop ends as a hardware error naming the lost twin, and deactivates."""
+    loop ends as a hardware error naming the lost twin, deactivates, and the log says so."""
     import os
     import signal
 
     from gaitsim.hardware.interface import device_setup
+    from gaitsim.hardware.log import LoopLog
     from gaitsim.hardware.loop import run_loop
     from gaitsim.hardware.twin import TwinAdapter
 
     address, server, scenario = twin
     setup = device_setup(scenario)
     adapter = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, KEY, address, lost_after_s=0.2)
+    log = LoopLog(tmp_path / "killed.mcap")
     result = run_loop(
         adapter,
         lambda _: setup.controller(),
@@ -435,7 +459,12 @@ def test_a_killed_twin_ends_the_loop_safely_and_says_why(twin) -> None:
         record=True,
         realtime=True,
         on_tick=lambda k, r: os.kill(server.pid, signal.SIGKILL) if k == 300 else None,
+        log=log,
     )
+    log.close()
+    events = _events(tmp_path / "killed.mcap")
+    assert events[-1] == ("end", f"hardware_error {result.detail}")
+    assert ("watchdog", "joints [0] stale for 2 ticks") in events
     assert result.reason == "hardware_error" and "twin lost" in result.detail
     written = np.array(result.written)[:, 0]
     assert 300 < result.ticks < 400
@@ -590,7 +619,7 @@ def test_cli_hw_run_on_emulated_can_motors_prints_its_status_line() -> None:
     assert done.returncode == 0, done.stderr
     line, settings = done.stdout.strip().splitlines()
     assert line.startswith("200 ticks at ") and "controller latency p50" in line
-    assert "; missed " in line and line.endswith("ended: completed")
+    assert "; missed " in line and line.endswith("; link: none; ended: completed")
     assert settings.startswith("real-time settings: ") and "gc_frozen" in settings
 
 
@@ -669,7 +698,7 @@ def test_dropped_delayed_duplicated_and_corrupted_packets_end_safely_and_are_log
 ) -> None:
     from gaitsim.hardware.interface import device_setup
     from gaitsim.hardware.log import LoopLog, read_log
-    from gaitsim.hardware.loop import run_loop
+    from gaitsim.hardware.loop import link_summary, run_loop
     from gaitsim.hardware.twin import TwinAdapter
 
     address, server, scenario = twin
@@ -698,10 +727,19 @@ def test_dropped_delayed_duplicated_and_corrupted_packets_end_safely_and_are_log
     events = [m for _, m in read_log(tmp_path / "faults.mcap")["/events"]]
     assert events[-1] == {"kind": "end", "detail": f"{result.reason} {result.detail}".strip()}
     assert any(e["kind"] == "watchdog" for e in events) == ("watchdog" in result.safety)
+    # the loop's side rejected the twin's duplicated (replayed) and corrupted measurements,
+    # and the log's link event before the end says how many of each
+    assert result.link.get("rejected_replayed", 0) > 0
+    assert (
+        result.link.get("rejected_unauthenticated", 0) + result.link.get("rejected_malformed", 0)
+        > 0
+    )
+    assert events[-2] == {"kind": "link", "detail": link_summary(result.link)}
 
 
-def test_packets_delayed_past_the_limit_end_the_loop_as_a_lost_twin(twin) -> None:
+def test_packets_delayed_past_the_limit_end_the_loop_as_a_lost_twin(twin, tmp_path) -> None:
     from gaitsim.hardware.interface import device_setup
+    from gaitsim.hardware.log import LoopLog
     from gaitsim.hardware.loop import run_loop
     from gaitsim.hardware.twin import TwinAdapter
 
@@ -715,6 +753,7 @@ def test_packets_delayed_past_the_limit_end_the_loop_as_a_lost_twin(twin) -> Non
     def slow_down(k, _result):  # from the first tick on, every packet is 0.5 s late
         link.p["delay"] = 1.0
 
+    log = LoopLog(tmp_path / "late.mcap")
     try:
         result = run_loop(
             adapter,
@@ -723,10 +762,13 @@ def test_packets_delayed_past_the_limit_end_the_loop_as_a_lost_twin(twin) -> Non
             realtime=True,
             record=True,
             on_tick=slow_down,
+            log=log,
         )
     finally:
+        log.close()
         link.close()
     assert result.reason == "hardware_error" and "twin lost" in result.detail
+    assert _events(tmp_path / "late.mcap")[-1] == ("end", f"hardware_error {result.detail}")
     written = np.array(result.written)[:, 0]
     last = max(k for k, fresh in enumerate(result.fresh) if fresh)
     assert last < 5 and np.all(written[last + 2 :] == 0.0) and result.ticks < 100

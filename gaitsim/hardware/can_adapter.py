@@ -53,7 +53,7 @@ class CanAdapter:
         self.bus: MitBus | None = None
         self._state = np.zeros((len(motors), 3))  # angle, velocity, torque
         self._fresh = False
-        self._time = 0.0
+        self._timeouts = 0  # commands without a reply in time
 
     def configure(self) -> None:
         self.bus = MitBus(dict(self.motors), **self._bus_args)
@@ -98,6 +98,7 @@ class CanAdapter:
             try:
                 reply = self.bus.command(motor_id, MitCommand(torque_nm=float(torque)))
             except MotorTimeout:
+                self._timeouts += 1
                 continue  # this tick's reading is stale; the watchdog counts it
             self._state[i] = reply.position_rad, reply.velocity_rad_s, reply.torque_nm
             answered += 1
@@ -112,6 +113,9 @@ class CanAdapter:
                 self.bus.exit(motor_id)
             except MotorTimeout:
                 pass
+
+    def counters(self) -> dict[str, int]:
+        return {"motor_timeout": self._timeouts} if self._timeouts else {}
 
     def close(self) -> None:
         if self.bus is not None:

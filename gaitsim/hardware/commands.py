@@ -163,7 +163,7 @@ def hw_run_cmd(
     events, why it ended."""
     from gaitsim.control.devices import ControllerConfigError
     from gaitsim.hardware.interface import SimAdapter, device_setup
-    from gaitsim.hardware.loop import run_loop
+    from gaitsim.hardware.loop import link_summary, run_loop
     from gaitsim.hardware.twin import TwinAdapter, key_from
 
     spec = _with_device_rate(load_scenario(scenario), rate_hz)
@@ -229,7 +229,7 @@ def hw_run_cmd(
         f"{result.ticks} ticks at {result.ticks / max(took, 1e-9):.0f} Hz (target "
         f"{setup.rate_hz:g}); controller latency p50 {result.latency_us['p50']:.0f} us, p99 "
         f"{result.latency_us['p99']:.0f} us; missed {result.missed}; safety events: {safety}; "
-        f"ended: {result.reason} {result.detail}".rstrip()
+        f"link: {link_summary(result.link)}; ended: {result.reason} {result.detail}".rstrip()
     )
     if result.realtime:
         from gaitsim.hardware.realtime import summary

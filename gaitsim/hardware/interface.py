@@ -7,7 +7,7 @@ motors disabled; always called, also after an error) -> ``close()``. ``read()`` 
 :class:`Reading`: the device's measurements by name, exactly the simulated device sensors'
 (``gaitsim.sim.device``), packed in the device layout for the controller, with their time and
 whether they are new since the last read (the safety layer's watchdog counts the ones that
-are not).
+are not). ``counters()`` tells what the link rejected or lost (logged when the loop ends).
 
 :class:`SimAdapter` is the gaitsim simulation in-process (the hardware-in-the-loop
 baseline): each ``write`` applies the torque and advances the simulation one device tick.
@@ -70,6 +70,11 @@ class HardwareInterface(Protocol):
     def deactivate(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def counters(self) -> dict[str, int]:
+        """What went wrong on the link so far, by kind (rejected packets by reason, motor
+        timeouts); the loop logs it at the end and the status line shows it."""
+        ...
 
 
 def device_limits(model: Any, device: Any, rate_hz: float) -> SafetyLimits:
@@ -167,6 +172,9 @@ class SimAdapter:
     def deactivate(self) -> None:
         if self.sim is not None:
             self.device.act(self.sim.data, np.zeros(self.device.device.size))
+
+    def counters(self) -> dict[str, int]:
+        return {}  # in-process: no link
 
     def close(self) -> None:
         self.sim = None

@@ -9,7 +9,9 @@ it runs under the real-time thread settings (:mod:`gaitsim.hardware.realtime`, w
 permitted), sleeps until shortly before the next deadline, runs the step once on the last
 measurements to bring it into cache, then spins; a tick that starts later than its
 deadline plus one period counts as missed. Latency is the controller step's time; jitter the
-ticks' start times against their deadlines. A controller exception, a non-finite command and
+ticks' start times against their deadlines. At the end the adapter's counters (what its link
+rejected or lost) are logged as a ``link`` event before the ``end`` event that says why the
+loop ended. A controller exception, a non-finite command and
 an emergency stop end in the safety layer's latched stop (zero torque written); the adapter is
 deactivated and closed whatever happens.
 """
@@ -62,6 +64,7 @@ class LoopResult:
     commands: list[np.ndarray] = field(default_factory=list)
     written: list[np.ndarray] = field(default_factory=list)
     realtime: dict[str, str] = field(default_factory=dict)  # real-time settings' outcomes
+    link: dict[str, int] = field(default_factory=dict)  # the adapter's counters() at the end
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -193,11 +196,19 @@ def run_loop(
         finally:
             settings.close()
             adapter.close()
+            result.link = adapter.counters()
             if log is not None:
+                if result.link:
+                    log.event("link", link_summary(result.link))
                 log.event("end", f"{result.reason} {result.detail}".strip())
     result.latency_us = _percentiles(latencies)
     result.jitter_us = _percentiles(jitters)
     return result
+
+
+def link_summary(counts: dict[str, int]) -> str:
+    """``"rejected_replayed 2, rejected_stale 1"``: an adapter's counters, or ``"none"``."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
 
 
 def wait_until(deadline: float) -> None:
