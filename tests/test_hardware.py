@@ -429,6 +429,43 @@ def test_the_twin_rejects_and_counts_bad_packets_and_answers_only_good_ones(twin
     )
 
 
+def test_the_twin_listens_on_loopback_only(twin) -> None:
+    """Unless told otherwise (--host), the twin's socket is bound to 127.0.0.1: the kernel's
+    UDP table shows it there, and a good packet sent to another of the machine's addresses
+    gets no answer."""
+    import pathlib
+    import socket
+    import time as clock
+
+    from gaitsim.hardware.twin import HELLO, encode
+
+    (_, port), _, _ = twin
+    table = pathlib.Path("/proc/net/udp")
+    if table.exists():
+        bound = [
+            line.split()[1]
+            for line in table.read_text().splitlines()[1:]
+            if line.split()[1].endswith(f":{port:04X}")
+        ]
+        assert bound == [f"0100007F:{port:04X}"], bound  # 127.0.0.1, little-endian
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))  # no packet sent: picks the outward address
+        outward = probe.getsockname()[0]
+    except OSError:
+        outward = "127.0.0.1"
+    finally:
+        probe.close()
+    if outward.startswith("127."):
+        pytest.skip("the machine has no address besides loopback")
+    raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        raw.sendto(encode(HELLO, clock.time_ns(), np.zeros(0), KEY), (outward, port))
+        assert _receive_raw(raw, 0.5) is None
+    finally:
+        raw.close()
+
+
 def _receive_raw(sock, timeout_s: float):
     import select
 
