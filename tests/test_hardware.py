@@ -333,14 +333,12 @@ def test_a_fallen_simulated_patient_ends_the_loop_as_a_hardware_error() -> None:
 KEY = b"0123456789abcdef-test-key"
 
 
-@pytest.fixture()
-def twin():
-    """A twin server process of the hip-exo scenario: (address, process, scenario)."""
+def _start_twin(port: int, seed: int = 3):
+    """A twin server process of the hip-exo scenario on loopback ``port``, ready."""
     import os
     import subprocess
     import sys
 
-    port = 46000 + os.getpid() % 1000
     env = {**os.environ, "GAITSIM_TWIN_KEY": KEY.decode()}
     server = subprocess.Popen(
         [
@@ -353,7 +351,7 @@ def twin():
             "--port",
             str(port),
             "--seed",
-            "3",
+            str(seed),
             "--idle-timeout",
             "3",
         ],
@@ -362,6 +360,16 @@ def twin():
         text=True,
     )
     assert "twin: exo-hip-moderate-left on 127.0.0.1" in server.stderr.readline()
+    return server
+
+
+@pytest.fixture()
+def twin():
+    """A twin server process of the hip-exo scenario: (address, process, scenario)."""
+    import os
+
+    port = 46000 + os.getpid() % 1000
+    server = _start_twin(port)
     yield ("127.0.0.1", port), server, _hip_scenario(6.0)
     server.kill()
     server.wait()
@@ -593,6 +601,69 @@ def test_replay_feeds_a_logged_session_through_a_controller_offline(tmp_path) ->
     ), same.stdout + same.stderr
     other = cli("replay", log, "exo-hip-moderate-left", "--controller", "zero-torque")
     assert "first difference > 1e-6 N m at tick" in other.stdout
+
+
+def test_replay_drives_the_twin_with_a_recorded_session(twin, tmp_path) -> None:
+    """A session recorded on the twin, its commands driven into a fresh twin of the same
+    scenario and seed (gaitsim replay --twin): the twin gives back the recorded measurements
+    exactly; a twin of another seed does not."""
+    import os
+    import subprocess
+    import sys
+
+    from gaitsim.hardware.interface import device_setup
+    from gaitsim.hardware.log import LoopLog
+    from gaitsim.hardware.loop import run_loop
+    from gaitsim.hardware.twin import TwinAdapter
+
+    address, _, scenario = twin
+    setup = device_setup(scenario)
+    log = LoopLog(tmp_path / "session.mcap")
+    adapter = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, KEY, address, lockstep=True)
+    result = run_loop(adapter, lambda _: setup.controller(), ticks=600, record=True, log=log)
+    log.close()
+    assert result.reason == "completed" and np.abs(np.array(result.written)).max() > 0.5
+
+    def replay_into(seed: int):
+        port = 45000 + os.getpid() % 1000
+        server = _start_twin(port, seed)
+        try:
+            return subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "gaitsim.cli",
+                    "replay",
+                    str(tmp_path / "session.mcap"),
+                    "exo-hip-moderate-left",
+                    "--twin",
+                    "--port",
+                    str(port),
+                    "--log",
+                    str(tmp_path / f"driven-{seed}.mcap"),
+                ],
+                env={**os.environ, "GAITSIM_TWIN_KEY": KEY.decode()},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        finally:
+            server.kill()
+            server.wait()
+
+    same = replay_into(3)
+    assert same.returncode == 0, same.stdout + same.stderr
+    line = same.stdout.strip()
+    assert line.startswith("600 recorded commands driven into the twin at 127.0.0.1:"), line
+    # the first reading (the answer to hello) and 599 answers to commands, all compared
+    assert "; 600 measurements compared by simulated time; " in line, line
+    assert "joint_angle_rad 0, " in line and "first difference" not in line, line
+    assert line.endswith("; link: none; ended: completed"), line
+    assert (tmp_path / "driven-3.mcap").is_file()
+    other = replay_into(4)
+    assert other.returncode == 0 and "first difference > 1e-6 at tick" in other.stdout, (
+        other.stdout + other.stderr
+    )
 
 
 def test_the_can_adapter_drives_the_emulated_motor_through_the_safety_layer() -> None:

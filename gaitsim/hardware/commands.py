@@ -245,14 +245,71 @@ def hw_run_cmd(
 @click.option(
     "--controller", default=None, help="Device-controller configuration (default: the scenario's)."
 )
-def replay_cmd(log_path: Path, scenario: str, controller: str | None) -> None:
+@click.option(
+    "--twin",
+    "to_twin",
+    is_flag=True,
+    help="Drive the twin (gaitsim twin serve) with the session's commands instead.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The twin's address.")
+@click.option("--port", type=click.IntRange(1, 65535), default=47800, show_default=True)
+@click.option(
+    "--log",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="--twin: MCAP log of the driven session.",
+)
+def replay_cmd(
+    log_path: Path,
+    scenario: str,
+    controller: str | None,
+    to_twin: bool,
+    host: str,
+    port: int,
+    out: Path | None,
+) -> None:
     """Feed the measurements recorded in LOG_PATH (gaitsim hw run --log) through a controller
-    for SCENARIO's device, offline, and compare its commands with the recorded ones."""
+    for SCENARIO's device, offline, and compare its commands with the recorded ones; with
+    --twin, drive the twin with the commands recorded in LOG_PATH, one per tick, and compare
+    its measurements with the recorded ones at the same simulated time."""
     from gaitsim.control.devices import ControllerConfigError
     from gaitsim.hardware.interface import device_setup
-    from gaitsim.hardware.log import replay
+    from gaitsim.hardware.replay import drive, replay
 
     setup = device_setup(load_scenario(scenario))
+    if to_twin:
+        if controller is not None:
+            raise BadInput("--controller: not with --twin (the session's commands drive it)")
+        from gaitsim.hardware.loop import link_summary
+        from gaitsim.hardware.twin import TwinAdapter, key_from
+
+        try:
+            key = key_from(None)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        robot = TwinAdapter(
+            setup.layout, setup.limits, setup.rate_hz, key, (host, port), lockstep=True
+        )
+        if out is not None:
+            check_out_dir(out.parent)
+        try:
+            driven = drive(log_path, robot, out=out)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        diffs = ", ".join(f"{k} {v:.3g}" for k, v in driven["max_difference"].items())
+        first = driven["first_difference_tick"]
+        click.echo(
+            f"{driven['commands']} recorded commands driven into the twin at {host}:{port}; "
+            f"{driven['compared']} measurements compared by simulated time; largest "
+            f"difference: {diffs}"
+            + ("" if first is None else f"; first difference > 1e-6 at tick {first}")
+            + f"; link: {link_summary(robot.counters())}; ended: {driven['reason']} "
+            f"{driven['detail']}".rstrip()
+        )
+        if driven["reason"] != "completed":
+            raise SystemExit(1)
+        return
     try:
         loop = setup.controller(controller)
     except (ControllerConfigError, FileNotFoundError) as exc:

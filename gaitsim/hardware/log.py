@@ -105,26 +105,3 @@ def read_log(path: str | Path) -> dict[str, list[tuple[int, dict[str, Any]]]]:
         except Exception:  # noqa: BLE001 (a truncated last record ends the readable part)
             pass
     return out
-
-
-def replay(path: str | Path, loop: Any, layout: Any) -> dict[str, Any]:
-    """Feed a log's measurements, in order, through a loop controller (``loop``: a
-    ``LoopController`` with measurements in ``layout``) and compare its commands with the
-    logged ones (before the safety layer): ticks, the largest absolute difference (N m) and
-    the first tick that differs by more than 1e-6."""
-    import numpy as np
-
-    log = read_log(path)
-    raw = {m["tick"]: m["raw_nm"] for _, m in log["/command"]}
-    state = loop.state0
-    worst, first, n = 0.0, None, 0
-    for _, m in log["/measurements"]:
-        packed = np.concatenate([np.asarray(m[name], np.float32) for name, _ in layout])
-        state, command = loop.step(state, packed)
-        if m["tick"] not in raw:
-            break
-        diff = float(np.max(np.abs(np.asarray(command, float) - np.asarray(raw[m["tick"]]))))
-        if diff > 1e-6 and first is None:
-            first = m["tick"]
-        worst, n = max(worst, diff), n + 1
-    return {"ticks": n, "max_difference_nm": worst, "first_difference_tick": first}
