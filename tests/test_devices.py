@@ -109,7 +109,11 @@ def test_a_command_beyond_the_motor_is_saturated_and_the_cuff_carries_the_torque
     interaction = trace.channels[device_channel("interaction_nm", "knee", "left")]
     assert command.max() == pytest.approx(1000.0)
     assert np.all(np.abs(torque) <= peak + 1e-9)
-    assert torque.max() == pytest.approx(peak)
+    # the safety layer clipped every tick's command to the peak and ramped the torque in at
+    # its slew limit (peak in 20 ms); by then the knee moves and the torque-speed envelope
+    # holds the torque below the peak
+    assert trace.meta["safety"]["torque_limit"] == 100 and trace.meta["safety"]["rate_limit"] > 0
+    assert 0.8 * peak < torque.max() < peak
     # whenever the motor pushes, the person feels it through the cuff (from the first step
     # on: at the instant the torque is switched on, t = 0, the cuff has not deflected yet)
     pushing = np.abs(torque) > 0.1
@@ -385,3 +389,53 @@ def test_the_envs_squared_interaction_is_the_interaction_torques():
         torque = interaction_torque_of(qpos, qvel, device)
         expected = float(np.dot(torque, torque))
         assert interaction_sq(qpos, qvel, cuff_terms(device)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_safety_layer_sits_between_every_simulated_controller_and_the_motors():
+    """DESIGN: the robot's safety filter in simulation too. A controller that commands NaN
+    after 0.1 s latches the protective stop (zero torque from then on, the run goes on and
+    says so); a policy's full-scale reversals in the Gymnasium env (single and vector form)
+    reach the motor at most one slew step per tick."""
+    from gaitsim.env import load_env_config
+    from gaitsim.env.single import GaitEnv
+    from gaitsim.env.vector import GaitVectorEnv
+    from gaitsim.hardware.safety import RATE_PER_S_OF_PEAK
+
+    broken = Controller(
+        "nan-after-20-ticks",
+        lambda params, spec: jnp.zeros((), jnp.float32),
+        lambda params, state, obs: (
+            state + 1,
+            jnp.where(state >= 20, jnp.nan, 5.0) * jnp.ones_like(obs["joint_angle_rad"]),
+        ),
+        jnp.float32(0.0),
+        200.0,
+    )
+    sc = _scenario([{"joint": "knee", "side": "left"}], run={"duration_s": 0.5})
+    trace = simulate(sc, device_controller=broken)
+    torque = trace.channels[device_channel("torque_nm", "knee", "left")]
+    time = trace.time_s
+    assert trace.meta["termination"]["reason"] == "completed"
+    assert np.abs(torque[(time > 0.03) & (time < 0.09)]).min() > 1.0  # it pushed
+    assert np.all(torque[time > 0.105] == 0.0)  # then zero, latched
+    stops = [e for e in trace.events if e.kind == "safety_stop"]
+    assert len(stops) == 1 and stops[0].time_s == pytest.approx(0.1, abs=0.006)
+    assert trace.meta["safety"]["stop"] == 80  # ticks 20..99 held at zero
+
+    config = load_env_config("hip-exo-assist").model_copy(update={"action_scale_nm": 100.0})
+    env = GaitEnv(config)
+    env.reset(seed=1)
+    device = env.unwrapped.episode.sim.device
+    step = RATE_PER_S_OF_PEAK * device.device.peak_torque_nm[0] / 200.0
+    previous = 0.0
+    vector = GaitVectorEnv(config, 2)
+    vector.reset(seed=[1, 2])
+    for k in range(40):
+        action = np.array([1.0 if k % 10 < 5 else -1.0], np.float32)
+        env.step(action)
+        vector.step(np.stack([action, action]))
+        torque = device.torque[0]
+        assert abs(torque - previous) <= step + 1e-9 or abs(torque) < abs(previous)
+        previous = torque
+    assert env.unwrapped.episode.sim.device.safety.counts["rate_limit"] > 0
+    assert vector._safety.counts["rate_limit"] > 0

@@ -1,10 +1,11 @@
 """A Gymnasium environment: the agent is the device's controller, the patient walks inside.
 
 One step is one device tick (``device.rate_hz`` of the scenario, 200 Hz by default): the
-action (one value in [-1, 1] per module, times ``action_scale_nm``, then the motors' limits)
-drives the device, the simulation advances with the patient's neural controller in the loop,
-and the agent observes the device's sensors (:mod:`gaitsim.sim.device`) scaled to order one
-by :mod:`gaitsim.control.features` (the ``policy`` controller's own input, so an exported
+action (one value in [-1, 1] per module, times ``action_scale_nm``, then the robot's safety
+layer and the motors' limits, as ``gaitsim.sim.device.DeviceRunner.act``) drives the device,
+the simulation advances with the patient's neural controller in the loop, and the agent
+observes the device's sensors (:mod:`gaitsim.sim.device`) scaled to order one by
+:mod:`gaitsim.control.features` (the ``policy`` controller's own input, so an exported
 policy sees on the robot what it saw here); the last ``history`` ticks stacked, newest first.
 
 ``reset(options={"run_seed": s})`` replays the scenario's own patient (no body draw) from

@@ -1,7 +1,9 @@
 """The vector form: N episodes of one environment id stepped together on MuJoCo's thread pool.
 
 ``GaitVectorEnv`` is a ``gymnasium.vector.VectorEnv``. Per step, for all members at once: the
-actions drive the motors (within their torque-speed envelope), the patients' neural
+actions drive the motors (through the robot's safety layer, one
+:class:`~gaitsim.hardware.safety.SimulatedSafety` for the batch, then within the motors'
+torque-speed envelope), the patients' neural
 controllers run in one ``jax.vmap`` call, ``mujoco.batch`` advances every member on
 ``nthread`` threads, and the device sensors, rewards and stride detection run on arrays with
 a member axis (the functions the single environment uses, :mod:`gaitsim.env.core`). A member's
@@ -40,10 +42,16 @@ from gaitsim.env.core import (
     start_episode,
     step_reward,
 )
+from gaitsim.hardware.safety import SimulatedSafety
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
 from gaitsim.model.devices import interaction_torque_of, saturate
 from gaitsim.neural import patient_controller
-from gaitsim.sim.device import DeviceSensors, device_index, true_measurements_of
+from gaitsim.sim.device import (
+    DeviceSensors,
+    device_index,
+    device_limits,
+    true_measurements_of,
+)
 from gaitsim.sim.initial import FallLimits, quiet_mujoco_warnings
 from gaitsim.sim.sensing import body_index, measure
 from gaitsim.sim.simulation import warning_reason
@@ -99,6 +107,10 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         self._n_muscles = n_muscles = len(built.muscle_names)
         self._n_emg = n_muscles if scenario.device.sensing.emg else 0
         self._device_ix = device_index(model, index, device)
+        # the robot's safety layer, as each single environment's device has it
+        self._safety = SimulatedSafety(device_limits(model, device, scenario.device.rate_hz), n)
+        self._joint_q = np.zeros((n, device.size))  # the last measured joint angles
+        self._joint_v = np.zeros((n, device.size))  # and velocities
         self._batch = batch = mujoco.batch.Batch(model, nsim=n, nthread=nthread)
         self._models: list[mujoco.MjModel] = [model] * n
         self._bind = {f: batch.bind(f) for f in (*_STATE, "sensordata", "xmat", "actuator_force")}
@@ -174,8 +186,12 @@ class GaitVectorEnv(gym.vector.VectorEnv):
 
         a = np.minimum(np.maximum(np.asarray(actions, np.float32), -1.0), 1.0)
         dev = self._device
+        safe = np.zeros(a.shape)  # members not stepped this step: no torque
+        safe[ids] = self._safety.filter(
+            (a * self.config.action_scale_nm)[ids], self._joint_q[ids], self._joint_v[ids], ids
+        )
         b["ctrl"][:, dev.motor] = saturate(
-            a * self.config.action_scale_nm,
+            safe,
             b["qvel"][:, dev.device_dof],
             dev.peak_torque_nm,
             dev.max_speed_rad_s,
@@ -289,6 +305,7 @@ class GaitVectorEnv(gym.vector.VectorEnv):
                     self._n_muscles,
                 )
             self._sensors.restart(i, device.rng, episode.scenario.device.sensing)
+            self._safety.restart(i)
             self._strides.restart(i)
             self._obs_index = episode.obs_index
             self._obs_scale[i] = episode.obs_scale
@@ -341,6 +358,9 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         )
         assert self._sensors is not None
         measured = self._sensors.read(true, members)
+        size = self._device.size
+        self._joint_q[members] = measured[:, :size]  # device_layout: angles, then velocities
+        self._joint_v[members] = measured[:, size : 2 * size]
         now = measured[:, self._obs_index] * self._obs_scale[members]
         flags = np.full(len(members), fresh)
         self._obs[members] = self._history.push(now, flags, members)

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from gaitsim.hardware.safety import SafetyLimits, limits_for_device
+from gaitsim.hardware.safety import SafetyLimits
+from gaitsim.sim.device import device_limits
 from gaitsim.sim.sensing import unpack
 
 if TYPE_CHECKING:
@@ -77,14 +78,6 @@ class HardwareInterface(Protocol):
         ...
 
 
-def device_limits(model: Any, device: Any, rate_hz: float) -> SafetyLimits:
-    """The safety limits of a built device (its actuators, its modules' joint ranges)."""
-    from gaitsim.model.devices import module_name
-
-    ranges = [model.jnt_range[model.joint(module_name(j, s)).id] for s, j in device.modules]
-    return limits_for_device(device, 1.0 / rate_hz, ranges)
-
-
 @dataclass(frozen=True)
 class DeviceSetup:
     """What the controller side knows of a scenario's device, as a robot's configuration
@@ -126,7 +119,10 @@ def device_setup(scenario: Scenario) -> DeviceSetup:
 
 
 class SimAdapter:
-    """The simulated patient and device of a scenario, stepped by the loop's writes."""
+    """The simulated patient and device of a scenario, stepped by the loop's writes. The
+    simulated device has its own safety layer with the same limits (as every simulated
+    device has, :class:`~gaitsim.hardware.safety.SimulatedSafety`): the loop's filter output
+    passes it unchanged."""
 
     def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
         self.scenario, self.seed = scenario, seed
@@ -149,7 +145,7 @@ class SimAdapter:
         sim.warm_up()
         self.sim, self.device = sim, device
         self.layout = device.layout
-        self.limits = device_limits(sim.model, device.device, self.rate_hz)
+        self.limits = device.safety.limits
 
     def activate(self) -> None:
         pass

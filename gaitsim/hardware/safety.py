@@ -168,15 +168,43 @@ def filter_command(
         if q.shape == (n,) and v.shape == (n,):
             held = _directions(limits, held, np.nan_to_num(q), np.nan_to_num(v), events)
         return SafetyState(held, stale), held, events
+    out, hits = limit_torque(limits, state.previous_nm, command, q, v)
+    for kind, mask in hits.items():
+        _note(events, kind, mask)
+    return SafetyState(out, 0), out, events
+
+
+def limit_torque(
+    limits: SafetyLimits, previous_nm: Any, command_nm: Any, q: Any, v: Any
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Steps 4-7 of the filter on finite values whose last axis is the joints (a leading
+    member axis is allowed: a batch of devices): the torque to write and, per limit kind
+    (``torque_limit``, ``rate_limit``, ``velocity_limit``, ``range_limit``, in that order),
+    where it acted."""
+    command = np.asarray(command_nm, float)
+    previous = np.asarray(previous_nm, float)
     out = np.clip(command, -limits.torque_nm, limits.torque_nm)
-    _note(events, "torque_limit", out != command)
-    previous = state.previous_nm
+    torque_hit = out != command
     towards_zero = (np.abs(out) <= np.abs(previous)) & (out * previous >= 0)
     step = limits.torque_rate_nm_s * limits.tick_s
     limited = np.where(towards_zero, out, np.clip(out, previous - step, previous + step))
-    _note(events, "rate_limit", limited != out)
-    out = _directions(limits, limited, q, v, events)
-    return SafetyState(out, 0), out, events
+    fast, outside = _direction_masks(limits, limited, q, v)
+    return np.where(fast | outside, 0.0, limited), {
+        "torque_limit": torque_hit,
+        "rate_limit": limited != out,
+        "velocity_limit": fast,
+        "range_limit": outside,
+    }
+
+
+def _direction_masks(
+    limits: SafetyLimits, out: np.ndarray, q: Any, v: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where a torque would speed a joint past its velocity limit, and where it would push
+    the joint further out of its range."""
+    fast = (np.abs(v) > limits.velocity_rad_s) & (out * v > 0)
+    high = (q > limits.position_max_rad) & (out > 0)
+    return fast, high | ((q < limits.position_min_rad) & (out < 0))
 
 
 def _directions(
@@ -184,10 +212,8 @@ def _directions(
 ) -> np.ndarray:
     """Zero the torques that would speed a joint past its velocity limit or push it further
     out of its range."""
-    fast = (np.abs(v) > limits.velocity_rad_s) & (out * v > 0)
+    fast, outside = _direction_masks(limits, out, q, v)
     _note(events, "velocity_limit", fast)
-    high = (q > limits.position_max_rad) & (out > 0)
-    outside = high | ((q < limits.position_min_rad) & (out < 0))
     _note(events, "range_limit", outside)
     return np.where(fast | outside, 0.0, out)
 
@@ -195,6 +221,49 @@ def _directions(
 def _note(events: list[SafetyEvent], kind: str, mask: np.ndarray) -> None:
     if np.any(mask):
         events.append(SafetyEvent(kind, tuple(int(j) for j in np.flatnonzero(mask))))
+
+
+class SimulatedSafety:
+    """The safety layer of simulated devices, ``members`` of them at once (one for a single
+    simulation), so that a controller or a policy meets in simulation the limits it meets on
+    the robot (DESIGN: "Where sim and robot meet"). Simulated sensors never go silent, so
+    the watchdog has nothing to do; a non-finite command latches that member's protective
+    stop (zero torque until :meth:`restart`), and the limits act as on the robot
+    (:func:`limit_torque`). ``counts``: per kind, the member-ticks it acted on (``stop``
+    the ticks a latched stop held the torque at zero)."""
+
+    def __init__(self, limits: SafetyLimits, members: int = 1) -> None:
+        self.limits = limits
+        n = len(limits.torque_nm)
+        self.previous_nm = np.zeros((members, n))
+        self.stopped = np.zeros(members, bool)
+        self.counts = dict.fromkeys(
+            ("stop", "torque_limit", "rate_limit", "velocity_limit", "range_limit"), 0
+        )
+
+    def restart(self, members: Any = slice(None)) -> None:
+        """Members start afresh (a new episode): no previous torque, the stop cleared."""
+        self.previous_nm[members] = 0.0
+        self.stopped[members] = False
+
+    def filter(self, command_nm: Any, q: Any, v: Any, members: Any = slice(None)) -> np.ndarray:
+        """The torque to write for ``members`` (rows of ``command_nm``, ``q``, ``v``: their
+        commands and measured joint angles and velocities)."""
+        command = np.asarray(command_nm, float)
+        finite = np.isfinite(command).all(axis=-1)
+        stopped = self.stopped[members] | ~finite
+        self.stopped[members] = stopped
+        safe = np.where(finite[..., None], command, 0.0)
+        out, hits = limit_torque(
+            self.limits, self.previous_nm[members], safe, np.nan_to_num(q), np.nan_to_num(v)
+        )
+        out = np.where(stopped[..., None], 0.0, out)
+        self.previous_nm[members] = out
+        counts = self.counts
+        counts["stop"] += int(stopped.sum())
+        for kind, mask in hits.items():
+            counts[kind] += int((mask.any(axis=-1) & ~stopped).sum())
+        return out
 
 
 def limits_for_device(device: Any, tick_s: float, ranges_rad: Any) -> SafetyLimits:

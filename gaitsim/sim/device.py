@@ -38,8 +38,9 @@ from gaitsim.control.config import DeviceContext
 from gaitsim.control.devices import device_controller
 from gaitsim.control.interface import Controller
 from gaitsim.control.loop import LoopController, compile_for_loop
+from gaitsim.hardware.safety import SafetyLimits, SimulatedSafety, limits_for_device
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE, BuiltModel
-from gaitsim.model.devices import BuiltDevice, saturate
+from gaitsim.model.devices import BuiltDevice, module_name, saturate
 from gaitsim.sim.sensing import BodyIndex
 from gaitsim.spec import DeviceSensing, Scenario
 
@@ -289,6 +290,13 @@ class DeviceSensors:
         return self._queue[(slot - self._latency[ids]) % self._slots, ids].astype(np.float32)
 
 
+def device_limits(model: mujoco.MjModel, device: BuiltDevice, rate_hz: float) -> SafetyLimits:
+    """The safety limits of a built device (its actuators, its modules' joint ranges), the
+    same in simulation and on the robot."""
+    ranges = [model.jnt_range[model.joint(module_name(j, s)).id] for s, j in device.modules]
+    return limits_for_device(device, 1.0 / rate_hz, ranges)
+
+
 def apply_command(data: mujoco.MjData, device: BuiltDevice, command: np.ndarray) -> np.ndarray:
     """Write a torque command into the motors within their torque-speed envelope at the
     current speed; returns what was written."""
@@ -329,7 +337,9 @@ def device_loop(
 class DeviceRunner:
     """The device in a simulation loop: at each of its ticks, sensors -> controller -> motors.
 
-    ``command`` is the last command (before saturation), ``torque`` what went into the motors.
+    ``command`` is the last command (before the safety layer), ``torque`` what went into the
+    motors: the command through the safety layer (``safety``, the robot's limits, on the
+    last measured joint angles and velocities) and then the motors' torque-speed envelope.
     Without ``run_controller`` the runner only measures (``observe``) and drives (``act``):
     whoever advances the simulation is the controller (a Gymnasium agent). A controller
     exception propagates: the caller ends the run with it.
@@ -366,6 +376,12 @@ class DeviceRunner:
         self.state = None if self.loop is None else self.loop.state0
         self.command = np.zeros(device.size)
         self.torque = np.zeros(device.size)
+        self.safety = SimulatedSafety(device_limits(built.model, device, self.rate_hz))
+        n = device.size
+        self._angle, self._velocity = slice(0, n), slice(n, 2 * n)  # device_layout's first
+        self._measured = np.zeros(sum(size for _, size in self.layout), np.float32)
+        #: when a non-finite command latched the safety layer's protective stop (s), or None
+        self.stopped_at_s: float | None = None
 
     def assist_level(self) -> np.ndarray | None:
         """The controller's assist level per leg (left, right) now, when it keeps one."""
@@ -375,12 +391,18 @@ class DeviceRunner:
 
     def observe(self, data: mujoco.MjData) -> np.ndarray:
         """This tick's measurements (packed in ``layout`` order, float32)."""
-        return self.sensors.read(true_measurements(data, self.index, self._n_emg))
+        self._measured = self.sensors.read(true_measurements(data, self.index, self._n_emg))
+        return self._measured
 
     def act(self, data: mujoco.MjData, command: Any) -> None:
-        """Drive the motors with a torque command (N m per module), within their limits."""
+        """Drive the motors with a torque command (N m per module) through the safety layer
+        (on the last observed measurements), within the motors' envelope."""
         self.command = np.asarray(command, dtype=float)
-        self.torque = apply_command(data, self.device, self.command)
+        m = self._measured
+        safe = self.safety.filter(self.command[None], m[self._angle], m[self._velocity])[0]
+        if self.stopped_at_s is None and self.safety.stopped[0]:
+            self.stopped_at_s = float(data.time)
+        self.torque = apply_command(data, self.device, safe)
 
     def tick(self, data: mujoco.MjData) -> None:
         """One tick with the runner's own controller."""

@@ -416,12 +416,18 @@ class Simulation:
         ]
         if self._course is not None:
             events += self._course.events
+        if device is not None and device.stopped_at_s is not None:
+            events.append(
+                Event(device.stopped_at_s, "safety_stop", {"detail": "non_finite_command"})
+            )
         last = Event(end.time_s, end.reason, {"detail": end.detail})
         meta = _meta(
             self.scenario, self.seed, self.built, end, self.dt, self._record_every * self.dt
         )
         # a run started in a gait state has a start transient the gait metrics leave out
         meta["transient_s"] = 0.0 if self.initial is None else GAIT_START_TRANSIENT_S
+        if device is not None:  # device ticks on which the safety layer acted, per kind
+            meta["safety"] = dict(device.safety.counts)
 
         def trace_with(events: list[Event]) -> Trace:
             return Trace(time_s, channels, (*sorted(events, key=lambda e: e.time_s), last), meta)
