@@ -104,6 +104,14 @@ def twin_serve_cmd(
     )
 
 
+def _twin_address(f: Any) -> Any:
+    """The ``--host`` and ``--port`` of a twin to connect to."""
+    f = click.option("--port", type=click.IntRange(1, 65535), default=47800, show_default=True)(f)
+    return click.option(
+        "--host", default="127.0.0.1", show_default=True, help="The twin's address."
+    )(f)
+
+
 @click.group("hw")
 def hw_group() -> None:
     """Run a device controller on a robot: the in-process simulation, the twin, or CAN."""
@@ -121,8 +129,7 @@ def hw_group() -> None:
     "--duration", "duration_s", type=click.FloatRange(0.01, 3600), default=10.0, show_default=True
 )
 @click.option("--realtime/--as-fast-as-possible", default=True, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True, help="The twin's address.")
-@click.option("--port", type=click.IntRange(1, 65535), default=47800, show_default=True)
+@_twin_address
 @click.option(
     "--motors",
     default=None,
@@ -251,8 +258,7 @@ def hw_run_cmd(
     is_flag=True,
     help="Drive the twin (gaitsim twin serve) with the session's commands instead.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="The twin's address.")
-@click.option("--port", type=click.IntRange(1, 65535), default=47800, show_default=True)
+@_twin_address
 @click.option(
     "--log",
     "out",
