@@ -8,7 +8,8 @@ controller step's latency p50/p99/max and the ticks' start jitter, measured in o
 Then, for the same duration under the same real-time settings, a loop that does no work but
 wait for its deadlines (the same sleep-then-spin, the same missed rule): its misses are the
 machine's floor, stalls of the virtual CPU itself (on the 2-vCPU VM here, 3-4 ms every few
-seconds, each costing ~3 deadlines), and the ratio tells how much the loop adds. Usage:
+seconds, each costing ~3 deadlines), and the ratio tells how much the loop adds. The
+hypervisor's steal time during the loop's run (``/proc/stat``) is printed beside. Usage:
 python benchmarks/hw_loop.py [duration_s] [rate_hz]
 """
 
@@ -26,6 +27,18 @@ from gaitsim.hardware.realtime import realtime_thread, summary
 from gaitsim.hardware.twin import TwinAdapter
 
 KEY = "benchmark-key-0123456789"
+
+
+def steal_ms() -> list[float]:
+    """Per CPU, the time the hypervisor ran something else while the CPU had work (steal,
+    ``/proc/stat``), in ms since boot; empty where not readable."""
+    try:
+        with open("/proc/stat") as f:
+            rows = [line.split() for line in f if line.startswith("cpu") and line[3] != " "]
+    except OSError:
+        return []
+    tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
+    return [int(r[8]) * tick_ms for r in rows]
 
 
 def idle_loop_misses(ticks: int, rate_hz: float) -> int:
@@ -70,9 +83,11 @@ def main(duration_s: float = 60.0, rate_hz: float = 1000.0) -> None:
         adapter = TwinAdapter(
             setup.layout, setup.limits, setup.rate_hz, KEY.encode(), ("127.0.0.1", port)
         )
+        before = steal_ms()
         result = run_loop(
             adapter, lambda _: setup.controller(), round(duration_s * rate_hz), realtime=True
         )
+        stolen = [b - a for a, b in zip(before, steal_ms(), strict=True)]
     finally:
         server.terminate()
         server.wait()
@@ -86,6 +101,12 @@ def main(duration_s: float = 60.0, rate_hz: float = 1000.0) -> None:
         f"{result.detail}"
     )
     print(summary(result.realtime))
+    if stolen:
+        print(
+            f"hypervisor steal during the run: {sum(stolen):.0f} ms ("
+            + ", ".join(f"cpu{i} {v:.0f}" for i, v in enumerate(stolen))
+            + ")"
+        )
     floor = idle_loop_misses(result.ticks, rate_hz)
     print(
         f"machine floor: a loop doing no work missed {floor} of {result.ticks} deadlines "
