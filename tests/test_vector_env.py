@@ -180,3 +180,36 @@ def test_a_controller_that_raises_ends_the_episodes_with_a_reason_not_the_caller
     _, rewards, terminated, _, info = venv.step(np.zeros((2, 1), np.float32))
     assert terminated.all() and list(info["termination_reason"]) == ["controller_error"] * 2
     assert np.all(rewards == -venv.config.reward.fall)
+
+
+def test_non_finite_actions_end_the_episode_as_a_controller_error_in_both_forms():
+    """A NaN or inf action (a broken policy) ends that member's episode as a controller
+    error with a finite reward (the fall penalty), as in a single env, never the caller;
+    the other members walk on."""
+    config, n = _short(), 3
+    venv = GaitVectorEnv(config, n)
+    singles = [GaitEnv(config) for _ in range(n)]
+    venv.reset(seed=5)
+    for i, env in enumerate(singles):
+        env.reset(seed=5 + i)
+    actions = _actions(12, n, 1)
+    actions[4, 0] = np.nan
+    actions[7, 1] = np.inf
+    ended = {}
+    for k, a in enumerate(actions):
+        _, vrew, vterm, _, info = venv.step(a)
+        assert np.all(np.isfinite(vrew))
+        for i, env in enumerate(singles):
+            if i in ended:
+                continue
+            _, reward, term, _, single_info = env.step(a[i])
+            assert vrew[i] == pytest.approx(reward, rel=1e-6, abs=1e-9) and vterm[i] == term
+            if term:
+                assert info["termination_reason"][i] == single_info["termination_reason"]
+                ended[i] = (k, single_info["termination_reason"], reward)
+    assert {i: (k, why) for i, (k, why, _) in ended.items()} == {
+        0: (4, "controller_error"),
+        1: (7, "controller_error"),
+    }
+    # the fall penalty, less the smoothness term of a return to zero action
+    assert all(-config.reward.fall - 0.1 < r <= -config.reward.fall for *_, r in ended.values())

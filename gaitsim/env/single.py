@@ -110,13 +110,19 @@ class GaitEnv(gym.Env):
         if sim is None:
             raise RuntimeError("call reset() before step()")
         # within [-1, 1] (np.minimum/maximum: a tenth of np.clip's cost on a few values)
-        a = np.minimum(np.maximum(np.asarray(action, np.float32), -1.0), 1.0)
+        raw = np.asarray(action, np.float32)
+        # a non-finite action ends the episode as a controller error, as a non-finite command
+        # ends the hardware loop (NaN latches the safety stop: zero torque on this step)
+        broken = not np.isfinite(raw).all()
+        a = np.minimum(np.maximum(raw, -1.0), 1.0)
         device = sim.device
         assert device is not None
         device.act(sim.data, a * self.config.action_scale_nm)
         with quiet_mujoco_warnings():
             sim.advance(sim.device_every)
-            fell = sim.check() is not None
+            fell = sim.check() is not None or broken
+        if broken:
+            a = np.zeros_like(a)  # finite terms in the reward
         w = self.config.reward
         episode = self._episode
         info: dict[str, Any] = {"strides": []}
@@ -149,7 +155,7 @@ class GaitEnv(gym.Env):
             reward = step_reward(w, self._dt, speed, heat, interaction, change_sq, False, asymmetry)
         truncated = not fell and sim.done
         if fell:
-            info["termination_reason"] = sim.end.reason  # type: ignore[union-attr]
+            info["termination_reason"] = "controller_error" if sim.end is None else sim.end.reason
         elif truncated:
             info["termination_reason"] = "time_limit"
         obs = self._observe() if not fell else self._last_obs

@@ -184,7 +184,11 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         failed = active & (self._start_failure != "")
         ids = np.flatnonzero(active & ~failed)
 
-        a = np.minimum(np.maximum(np.asarray(actions, np.float32), -1.0), 1.0)
+        raw = np.asarray(actions, np.float32)
+        # a non-finite action ends its member's episode as a controller error, as a non-finite
+        # command ends the hardware loop (NaN latches the safety stop: zero torque this step)
+        broken = ~np.isfinite(raw).all(axis=1)
+        a = np.minimum(np.maximum(raw, -1.0), 1.0)
         dev = self._device
         safe = np.zeros(a.shape)  # members not stepped this step: no torque
         safe[ids] = self._safety.filter(
@@ -220,6 +224,9 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         reasons[failed] = self._start_failure[failed]
         if controller_error:
             fell[ids], reasons[ids] = True, "controller_error"
+        broken &= active & ~failed
+        fell[broken], reasons[broken] = True, "controller_error"
+        a = np.where(broken[:, None], 0.0, a).astype(np.float32)  # finite terms in the reward
         speed = qvel[:, self._pelvis_dof] - (qvel[:, self._belt_dof] if self._belt_dof else 0.0)
         heat = np.sum(b["act"] ** 0.6 * self._heat_w_kg, axis=1) if w.effort else 0.0
         if w.interaction:
