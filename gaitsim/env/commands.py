@@ -75,7 +75,14 @@ def envs_cmd(env_id: str | None) -> None:
     type=click.IntRange(1, 10**9),
     default=250_000,
     show_default=True,
-    help="Steps between validation runs (10 seeds from 2001); the best model is exported.",
+    help="Steps between validation runs; the best model is exported.",
+)
+@click.option(
+    "--validation-seeds",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Run seeds of each validation run (from 2001).",
 )
 @click.option("--resume", is_flag=True, help="Continue from the run folder's newest checkpoint.")
 def train_cmd(
@@ -88,13 +95,20 @@ def train_cmd(
     eval_seeds: int,
     checkpoint_every: int,
     validate_every: int,
+    validation_seeds: int,
     resume: bool,
 ) -> None:
     """Train an assist policy on ENV_ID with stable-baselines3, evaluate it against the
     zero-torque device on held-out seeds and export it as a policy controller."""
     from gaitsim._cli_common import check_out_dir as _check_out_dir
     from gaitsim.env.config import EnvConfigError
-    from gaitsim.env.train import EVAL_FIRST_SEED, TrainConfig, env_config, train
+    from gaitsim.env.train import (
+        EVAL_FIRST_SEED,
+        VALIDATION_FIRST_SEED,
+        TrainConfig,
+        env_config,
+        train,
+    )
 
     _check_out_dir(out_dir)
     _need_rl("train")
@@ -113,6 +127,7 @@ def train_cmd(
         range(EVAL_FIRST_SEED, EVAL_FIRST_SEED + eval_seeds),
         resume,
         validate_every=validate_every,
+        validation_seeds=range(VALIDATION_FIRST_SEED, VALIDATION_FIRST_SEED + validation_seeds),
     )
     try:
         result = train(config, lambda line: click.echo(line, err=True))
