@@ -32,6 +32,7 @@ import numpy as np
 from gaitsim import constants as C
 from gaitsim.env.config import EnvConfig, load_env_config
 from gaitsim.env.core import (
+    Episode,
     History,
     StrideDetector,
     env_setup,
@@ -195,9 +196,9 @@ class GaitEnv(gym.Env):
             return sim.finish()
 
     @property
-    def episode(self) -> Any:
-        """The current episode (:class:`gaitsim.env.core.Episode`: scenario, model, simulation,
-        run seed, drawn values); a new object at each ``reset``."""
+    def episode(self) -> Episode:
+        """The current episode (scenario, model, simulation, run seed, drawn values); a new
+        object at each ``reset``."""
         if self._sim is None:
             raise RuntimeError("call reset() first: no episode yet")
         return self._episode

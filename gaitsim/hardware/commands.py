@@ -281,40 +281,13 @@ def replay_cmd(
     its measurements with the recorded ones at the same simulated time."""
     from gaitsim.control.devices import ControllerConfigError
     from gaitsim.hardware.interface import device_setup
-    from gaitsim.hardware.replay import drive, replay
+    from gaitsim.hardware.replay import replay
 
     setup = device_setup(load_scenario(scenario))
     if to_twin:
         if controller is not None:
             raise BadInput("--controller: not with --twin (the session's commands drive it)")
-        from gaitsim.hardware.loop import link_summary
-        from gaitsim.hardware.twin import TwinAdapter, key_from
-
-        try:
-            key = key_from(None)
-        except ValueError as exc:
-            raise BadInput(str(exc)) from None
-        robot = TwinAdapter(
-            setup.layout, setup.limits, setup.rate_hz, key, (host, port), lockstep=True
-        )
-        if out is not None:
-            check_out_dir(out.parent)
-        try:
-            driven = drive(log_path, robot, out=out)
-        except ValueError as exc:
-            raise BadInput(str(exc)) from None
-        diffs = ", ".join(f"{k} {v:.3g}" for k, v in driven["max_difference"].items())
-        first = driven["first_difference_tick"]
-        click.echo(
-            f"{driven['commands']} recorded commands driven into the twin at {host}:{port}; "
-            f"{driven['compared']} measurements compared by simulated time; largest "
-            f"difference: {diffs}"
-            + ("" if first is None else f"; first difference > 1e-6 at tick {first}")
-            + f"; link: {link_summary(robot.counters())}; ended: {driven['reason']} "
-            f"{driven['detail']}".rstrip()
-        )
-        if driven["reason"] != "completed":
-            raise SystemExit(1)
+        _replay_into_twin(log_path, setup, host, port, out)
         return
     try:
         loop = setup.controller(controller)
@@ -330,3 +303,42 @@ def replay_cmd(
         f"{result['max_difference_nm']:.3g} N m"
         + ("" if first is None else f"; first difference > 1e-6 N m at tick {first}")
     )
+
+
+def _replay_into_twin(log_path: Path, setup: Any, host: str, port: int, out: Path | None) -> None:
+    """``gaitsim replay --twin``: the session's commands into the twin at ``host:port``, and
+    the comparison's line; exit 1 when the loop did not complete."""
+    from gaitsim.hardware.log import LoopLog
+    from gaitsim.hardware.loop import link_summary
+    from gaitsim.hardware.replay import drive
+    from gaitsim.hardware.twin import TwinAdapter, key_from
+
+    try:
+        key = key_from(None)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    robot = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, key, (host, port), lockstep=True)
+    if out is not None:
+        check_out_dir(out.parent)
+    log = None if out is None else LoopLog(out)
+    try:
+        driven = drive(log_path, robot, log=log)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    except KeyError as exc:
+        raise BadInput(f"{log_path}: a measurement is missing {exc} (another device?)") from None
+    finally:
+        if log is not None:
+            log.close()
+    diffs = ", ".join(f"{k} {v:.3g}" for k, v in driven["max_difference"].items())
+    first = driven["first_difference_tick"]
+    click.echo(
+        f"{driven['commands']} recorded commands driven into the twin at {host}:{port}; "
+        f"{driven['compared']} measurements compared by simulated time; largest "
+        f"difference: {diffs}"
+        + ("" if first is None else f"; first difference > 1e-6 at tick {first}")
+        + f"; link: {link_summary(driven['link'])}; ended: {driven['reason']} "
+        f"{driven['detail']}".rstrip()
+    )
+    if driven["reason"] != "completed":
+        raise SystemExit(1)

@@ -48,8 +48,8 @@ PRE_TOUCH_S = 0.00015
 class LoopResult:
     """How a loop ran: why it ended, ticks, missed deadlines, controller latency and tick
     jitter (microseconds: p50, p99, max), safety events by kind, and per tick (``record``)
-    the measurements' time and freshness, the controller's command and the command
-    written."""
+    the measurements (packed), their time and freshness, the controller's command and the
+    command written."""
 
     reason: str
     detail: str
@@ -59,6 +59,7 @@ class LoopResult:
     jitter_us: dict[str, float]
     active_s: float = 0.0  # from activation to the last tick's end
     safety: Counter = field(default_factory=Counter)
+    measured: list[np.ndarray] = field(default_factory=list)
     time_s: list[float] = field(default_factory=list)
     fresh: list[bool] = field(default_factory=list)
     commands: list[np.ndarray] = field(default_factory=list)
@@ -178,6 +179,7 @@ def run_loop(
             adapter.write(out)
             result.ticks = k + 1
             if record:
+                result.measured.append(reading.packed)
                 result.time_s.append(reading.time_s)
                 result.fresh.append(reading.fresh)
                 result.commands.append(command)

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from gaitsim.control.loop import LoopController
 from gaitsim.hardware.interface import HardwareInterface, Layout
 from gaitsim.hardware.log import LoopLog, read_log
 from gaitsim.hardware.loop import LoopResult, run_loop
+from gaitsim.sim.sensing import layout_slices
 
 
 def _packed(message: dict[str, Any], layout: Layout) -> np.ndarray:
@@ -66,51 +66,54 @@ def drive(
     path: str | Path,
     adapter: HardwareInterface,
     realtime: bool = False,
-    out: str | Path | None = None,
+    log: LoopLog | None = None,
 ) -> dict[str, Any]:
     """Drive ``adapter`` with the commands a log's session wrote, one per tick, through the
-        loop (and its safety layer), and compare the measurements it gives with the logged ones
-        at the same simulated time (ticks of ``adapter.rate_hz``; fresh measurements only).
-        Returns the commands played, the loop's ending (reason, detail), the ticks compared, the
-        largest absolute difference per measurement and the first compared tick where any
-        differs by more than 1e-6. ``out``: where the driven session's log goes (else a temporary
-    file)."""
+    loop (and its safety layer), and compare the measurements it gives with the logged ones
+    at the same simulated time (ticks of ``adapter.rate_hz``; fresh measurements only).
+    Returns the commands played, the loop's ending (reason, detail) and link counters, the
+    ticks compared, the largest absolute difference per measurement and the first compared
+    tick where any differs by more than 1e-6. ``log`` records the driven session. Raises
+    ValueError for a log without commands, KeyError for one of another device's layout."""
     recorded = read_log(path)
     written = sorted((m["tick"], m["written_nm"]) for _, m in recorded["/command"])
     if not written:
         raise ValueError(f"{path}: the log holds no commands to play")
     commands = np.array([c for _, c in written], float)
-    rate = adapter.rate_hz
-    layout = adapter.layout
-
-    def slot(time_s: float) -> int:
-        return round(time_s * rate)
-
-    logged = {slot(m["time_s"]): m for _, m in recorded["/measurements"] if m.get("fresh", True)}
-    with tempfile.TemporaryDirectory() as scratch:
-        own = LoopLog(Path(scratch) / "driven.mcap" if out is None else out)
-        try:
-            result: LoopResult = run_loop(
-                adapter, lambda _: playback(commands, rate), len(commands), realtime, log=own
-            )
-        finally:
-            own.close()
-        driven = read_log(own.path)["/measurements"]
-    worst = {name: 0.0 for name, _ in layout}
+    rate, layout = adapter.rate_hz, adapter.layout
+    logged = {
+        round(m["time_s"] * rate): _packed(m, layout)
+        for _, m in recorded["/measurements"]
+        if m.get("fresh", True)
+    }
+    result: LoopResult = run_loop(
+        adapter,
+        lambda _: playback(commands, rate),
+        len(commands),
+        realtime,
+        record=True,
+        log=log,
+    )
+    slices = layout_slices(layout)
+    worst = dict.fromkeys(slices, 0.0)
     compared, first = 0, None
-    for _, m in driven:
-        if not m["fresh"] or (past := logged.get(slot(m["time_s"]))) is None:
+    for k, (packed, time_s, fresh) in enumerate(
+        zip(result.measured, result.time_s, result.fresh, strict=True)
+    ):
+        past = logged.get(round(time_s * rate))
+        if not fresh or past is None:
             continue
         compared += 1
-        for name, _ in layout:
-            diff = float(np.max(np.abs(np.asarray(m[name], float) - np.asarray(past[name]))))
-            worst[name] = max(worst[name], diff)
-            if diff > 1e-6 and first is None:
-                first = m["tick"]
+        diff = np.abs(packed.astype(float) - past)
+        for name, sl in slices.items():
+            worst[name] = max(worst[name], float(diff[sl].max()))
+        if first is None and diff.max() > 1e-6:
+            first = k
     return {
         "commands": len(commands),
         "reason": result.reason,
         "detail": result.detail,
+        "link": result.link,
         "compared": compared,
         "max_difference": worst,
         "first_difference_tick": first,

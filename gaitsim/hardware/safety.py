@@ -183,11 +183,14 @@ def limit_torque(
     where it acted."""
     command = np.asarray(command_nm, float)
     previous = np.asarray(previous_nm, float)
-    out = np.clip(command, -limits.torque_nm, limits.torque_nm)
+    # np.minimum/maximum, not np.clip: this runs at every simulated device tick, and on a
+    # few values np.clip costs several times more
+    out = np.minimum(np.maximum(command, -limits.torque_nm), limits.torque_nm)
     torque_hit = out != command
     towards_zero = (np.abs(out) <= np.abs(previous)) & (out * previous >= 0)
     step = limits.torque_rate_nm_s * limits.tick_s
-    limited = np.where(towards_zero, out, np.clip(out, previous - step, previous + step))
+    ramped = np.minimum(np.maximum(out, previous - step), previous + step)
+    limited = np.where(towards_zero, out, ramped)
     fast, outside = _direction_masks(limits, limited, q, v)
     return np.where(fast | outside, 0.0, limited), {
         "torque_limit": torque_hit,
@@ -248,21 +251,25 @@ class SimulatedSafety:
 
     def filter(self, command_nm: Any, q: Any, v: Any, members: Any = slice(None)) -> np.ndarray:
         """The torque to write for ``members`` (rows of ``command_nm``, ``q``, ``v``: their
-        commands and measured joint angles and velocities)."""
+        commands and measured joint angles and velocities). A non-finite measurement (a
+        blown-up simulation, which ends there) lets no limit act on its joint."""
         command = np.asarray(command_nm, float)
+        stopped = self.stopped[members]
         finite = np.isfinite(command).all(axis=-1)
-        stopped = self.stopped[members] | ~finite
-        self.stopped[members] = stopped
-        safe = np.where(finite[..., None], command, 0.0)
-        out, hits = limit_torque(
-            self.limits, self.previous_nm[members], safe, np.nan_to_num(q), np.nan_to_num(v)
-        )
-        out = np.where(stopped[..., None], 0.0, out)
+        held = not finite.all() or stopped.any()  # rare: the common tick skips the masking
+        if held:
+            stopped = stopped | ~finite
+            self.stopped[members] = stopped
+            command = np.where(stopped[..., None], 0.0, command)
+        out, hits = limit_torque(self.limits, self.previous_nm[members], command, q, v)
+        if held:
+            out = np.where(stopped[..., None], 0.0, out)
+            self.counts["stop"] += int(np.count_nonzero(stopped))
         self.previous_nm[members] = out
-        counts = self.counts
-        counts["stop"] += int(stopped.sum())
         for kind, mask in hits.items():
-            counts[kind] += int((mask.any(axis=-1) & ~stopped).sum())
+            if mask.any():
+                acted = mask.any(axis=-1)
+                self.counts[kind] += int(np.count_nonzero(acted & ~stopped if held else acted))
         return out
 
 

@@ -237,13 +237,14 @@ class TwinAdapter:
         self.lost_after_s, self.connect_timeout_s = lost_after_s, connect_timeout_s
         self._n = sum(size for _, size in layout)
         self.endpoint: Endpoint | None = None
-        self._rejected: Counter = Counter()  # the closed endpoint's counts
+        self._rejected: Counter = Counter()  # the endpoint's counts, kept after close
         self._latest: Reading | None = None
         self._new = False
         self._waiting_since: float | None = None  # the first command not yet answered
 
     def configure(self) -> None:
         self.endpoint = Endpoint(self.key)
+        self._rejected = self.endpoint.rejected
         self.endpoint.send(HELLO, np.zeros(0), self.server)
         self._take(self.connect_timeout_s)
         if self._latest is None:
@@ -298,12 +299,10 @@ class TwinAdapter:
 
     def counters(self) -> dict[str, int]:
         """The measurement packets rejected so far, by reason (``rejected_replayed``, ...)."""
-        rejected = self._rejected if self.endpoint is None else self.endpoint.rejected
-        return {f"rejected_{k}": v for k, v in sorted(rejected.items())}
+        return {f"rejected_{k}": v for k, v in sorted(self._rejected.items())}
 
     def close(self) -> None:
         if self.endpoint is not None:
-            self._rejected = Counter(self.endpoint.rejected)
             self.endpoint.send(BYE, np.zeros(0), self.server)
             self.endpoint.close()
             self.endpoint = None
