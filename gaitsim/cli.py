@@ -512,14 +512,38 @@ def compare_cmd(
 
 @main.command("tune")
 @click.argument("scenario")
-@click.option("--generations", type=click.IntRange(1, 100_000), default=300, show_default=True)
-@click.option("--population", type=click.IntRange(4, 1024), default=16, show_default=True)
+@click.option(
+    "--planner",
+    is_flag=True,
+    help="Tune the course planner's gains on SCENARIO's course sessions instead of the "
+    "reflex controller (gaitsim.neural.tune_planner); --out gets a [controller.planner] table.",
+)
+@click.option(
+    "--generations",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="CMA-ES generations [default: 300; --planner: 20].",
+)
+@click.option(
+    "--population",
+    type=click.IntRange(4, 1024),
+    default=None,
+    help="Candidates per generation [default: 16; --planner: 8].",
+)
 @click.option(
     "--sigma",
     type=click.FloatRange(1e-4, 0.5),
-    default=0.1,
+    default=None,
+    help="Initial CMA-ES step, as a fraction of each parameter's range [default: 0.1; "
+    "--planner: 0.2].",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(1, 100),
+    default=3,
     show_default=True,
-    help="Initial CMA-ES step, as a fraction of each parameter's range.",
+    help="--planner: sessions per candidate, from run seed 101 (a generated course is drawn "
+    "from each seed too).",
 )
 @click.option(
     "--duration",
@@ -605,9 +629,11 @@ def compare_cmd(
 @_seed_option
 def tune_cmd(
     scenario: str,
-    generations: int,
-    population: int,
-    sigma: float,
+    planner: bool,
+    generations: int | None,
+    population: int | None,
+    sigma: float | None,
+    seeds: int,
     duration_s: float,
     target_speed: float,
     asymmetric: bool,
@@ -631,6 +657,12 @@ def tune_cmd(
     from gaitsim.neural.tune import TuneConfig, tune, tune_curriculum
 
     spec = _load_scenario(scenario)
+    if planner:
+        _tune_planner(spec, generations, population, sigma, seeds, out_path, work_dir, resume, seed)
+        return
+    generations = 300 if generations is None else generations
+    population = 16 if population is None else population
+    sigma = 0.1 if sigma is None else sigma
     try:
         start_file = rc.resolve_parameter_file(warm_start or spec.controller.parameters)
         reflex_lr, initial, _ = rc.load_parameter_file(start_file)
@@ -682,6 +714,56 @@ def tune_cmd(
         f"tuned {spec.name}: {result['generations']} generations, best cost "
         f"{result['best_cost']:.4f}, {result['wall_s']:.0f} s; parameters: {out_path}; "
         f"log: {work_dir / 'log.csv'}"
+    )
+
+
+def _tune_planner(
+    spec: Any,
+    generations: int | None,
+    population: int | None,
+    sigma: float | None,
+    seeds: int,
+    out_path: Path | None,
+    work_dir: Path | None,
+    resume: bool,
+    seed: int | None,
+) -> None:
+    """``gaitsim tune --planner``: CMA-ES on the course planner's gains."""
+    from tqdm import tqdm
+
+    from gaitsim.neural.tune_planner import PlannerTuneConfig, tune_planner
+
+    if spec.controller.kind != "reflex":
+        raise BadInput(
+            f"{spec.name}: controller.kind = {spec.controller.kind!r}: the planner "
+            "steers the reflex controller; use kind = 'reflex'"
+        )
+    work_dir = work_dir or Path("runs") / f"tune-{spec.name}"
+    out_path = out_path or work_dir / "planner.toml"
+    _check_out_dir(work_dir)
+    _check_out_dir(out_path.parent)
+    config = PlannerTuneConfig(
+        generations=20 if generations is None else generations,
+        population=8 if population is None else population,
+        sigma=0.2 if sigma is None else sigma,
+        seeds=seeds,
+        seed=1 if seed is None else seed,
+    )
+    with tqdm(total=config.generations, file=sys.stderr, desc="tuning planner", unit="gen") as bar:
+
+        def update(generation: int, best: float) -> None:
+            bar.n = generation
+            bar.set_postfix(best_cost=f"{best:.3f}")
+
+        try:
+            result = tune_planner(spec, config, out_path, work_dir, resume, update)
+        except ValueError as exc:  # no course, or a checkpoint that does not fit this run
+            raise BadInput(str(exc)) from None
+    success = sum(r["success"] for r in result["sessions"]) / len(result["sessions"])
+    click.echo(
+        f"tuned {spec.name}'s planner: {result['generations']} generations, best cost "
+        f"{result['best_cost']:.4f} (success {success:.3f}), {result['wall_s']:.0f} s; "
+        f"settings: {out_path}; log: {work_dir / 'planner-log.csv'}"
     )
 
 

@@ -245,6 +245,13 @@ def test_tune_with_a_curriculum_writes_each_stage_and_the_result(tmp_path: Path)
     assert "tuned t: 2 generations" in proc.stdout
 
 
+def test_tune_planner_refuses_a_scenario_without_a_course_and_writes_nothing(tmp_path: Path):
+    work = tmp_path / "work"
+    proc = gaitsim("tune", "healthy-walk", "--planner", "--work-dir", work)
+    assert proc.returncode == 2 and "no course to tune the planner on" in proc.stderr
+    assert not (work / "planner.toml").exists()
+
+
 def test_compare_refuses_a_scenario_without_a_device_and_unknown_controllers(tmp_path):
     result = gaitsim("compare", "default")
     assert result.returncode == 2 and "nothing to compare" in result.stderr

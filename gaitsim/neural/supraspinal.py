@@ -52,6 +52,10 @@ C0_RAD = 70 * math.pi / 180  # the nominal target leg angle (reflex c0)
 #: Landings planned ahead: this step and the next two.
 LOOKAHEAD = 3
 
+#: Cost of a metre of foot inside an avoid zone (or its margin), against squared step
+#: changes (m^2, at most ~0.1): any overlap outweighs any change.
+OVERLAP_COST = 1000.0
+
 
 @dataclass(frozen=True)
 class Zone:
@@ -134,7 +138,7 @@ class Planner:
     ) -> tuple[float, str]:
         """The step change (m) and why: aim at a target in reach, else keep this landing and
         the next LOOKAHEAD - 1 clear of every avoid zone with the least sum of squared
-        changes (the longest step when nothing clears them)."""
+        changes (the least inside them when nothing clears them)."""
         for z in zones:
             if z.kind == "target" and z.side in (None, side):
                 aim = (z.a + z.b) / 2 - self._foot / 2
@@ -151,22 +155,24 @@ class Planner:
         avoid = np.array([(z.a, z.b) for z in zones if z.kind == "avoid"])
         m, foot = self._s.margin_m, self._foot
 
-        def clear(x: np.ndarray) -> np.ndarray:
+        def overlap(x: np.ndarray) -> np.ndarray:
+            # metres of the foot, with its margins, inside avoid zones: 0 clears them
             xs = x[..., None]
-            return np.asarray(~((xs + foot + m > avoid[:, 0]) & (xs - m < avoid[:, 1])).any(-1))
+            inside = np.minimum(xs + foot + m, avoid[:, 1]) - np.maximum(xs - m, avoid[:, 0])
+            return np.asarray(np.clip(inside, 0.0, None).sum(-1))
 
-        # the least sum of squared changes over the next LOOKAHEAD landings that keeps all of
-        # them clear (dynamic programming over a grid of changes, last landing first)
+        # the least sum of squared changes over the next LOOKAHEAD landings, overlap first:
+        # a landing that clears every zone beats one that does not, and when none clears the
+        # one least inside wins (a foot inside only the margin is not yet a hit); dynamic
+        # programming over a grid of changes, last landing first
         cost = grid**2
         lands = [land + grid]
         for _ in range(LOOKAHEAD - 1):
             lands.append(lands[-1][..., None] + step + grid)
         to_go = np.zeros(lands[-1].shape)
         for depth in range(LOOKAHEAD - 1, -1, -1):
-            total = np.where(clear(lands[depth]), cost + to_go, np.inf)
+            total = cost + OVERLAP_COST * overlap(lands[depth]) + to_go
             to_go = total.min(-1) if depth > 0 else total
-        if not np.isfinite(to_go).any():  # nothing clears it: the longest step over it
-            return float(grid[-2]), "avoid"
         first = float(grid[int(np.argmin(to_go))])
         return first, "avoid" if first else ""
 

@@ -1,0 +1,269 @@
+"""Tuning the course planner (``gaitsim.neural.supraspinal``) by CMA-ES (Hansen 2006; pycma)
+on course sessions: ``gaitsim tune SCENARIO --planner``.
+
+The search runs in the unit cube of the planner gains' schema bounds (``spec.CoursePlanner``)
+over the step-length gains (step gain, margin, lengthening and shortening caps, re-planning
+window) and, when the course has a rising edge (curb up, stair, box), the swing-lift gains.
+The patient's reflex gains are fixed: the planner is what a course adds to a walker.
+
+Each candidate walks the scenario's session from ``seeds`` run seeds (``first_seed`` on;
+the same for every candidate and generation, so candidates are compared on the same
+sessions); a generated course is drawn anew from each of those seeds too, so the course the
+scenario ships (its own generator seed) stays out of the tuning and checks it. A session
+costs
+
+    1 - successes / (judged + not reached) + 0.5 if it fell,
+
+successes and judgements as the course scoring defines them (``gaitsim.metrics.course``): an
+element the patient never reached because it fell counts as failed, and a fall costs half a
+session on top (a clinical session ends with it). The cost of a candidate is the mean over
+its sessions. Sessions run in worker processes, one per core.
+
+Every generation is checkpointed (the optimiser's state, pickled for resuming only) and
+logged; the best settings so far are written, as a ``[controller.planner]`` table to paste
+into a scenario, as they improve.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import multiprocessing
+import pickle
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gaitsim._io import atomic_path, write_text
+from gaitsim.spec import CoursePlanner, Scenario, from_dict, to_dict
+
+#: The gains a projected course tunes (step length), and those a rising edge adds (lift).
+STEP_FIELDS = ("step_gain", "margin_m", "max_offset_rad", "max_shorten_rad", "replan_s")
+LIFT_FIELDS = ("lift_rad_per_m", "max_lift_rad")
+
+#: What a fall costs on top of the elements it left unreached (a fraction of a session).
+FALL_COST = 0.5
+
+
+@dataclass(frozen=True)
+class PlannerTuneConfig:
+    """Settings of one planner tuning run."""
+
+    generations: int = 20
+    population: int = 8
+    sigma: float = 0.2  # initial step size in the unit cube
+    seeds: int = 3  # sessions per candidate
+    first_seed: int = 101
+    workers: int = 2
+    seed: int = 1  # pycma gets seed + 1: its seed 0 means "from the clock"
+
+
+#: What a resumed run must share with its checkpoint.
+_RESUME_KEYS = ("population", "seeds", "first_seed", "seed")
+
+
+def tuned_fields(scenario: Scenario) -> tuple[str, ...]:
+    """The planner gains the scenario's course exercises (lift gains only with a rising
+    edge to clear)."""
+    from gaitsim.model.terrain import ground_profile
+
+    profile = ground_profile(scenario.course.elements)
+    rises = any(n.z0 > p.z1 + 1e-6 for p, n in zip(profile[:-1], profile[1:], strict=True))
+    rises |= any(e.kind == "box" for e in scenario.course.elements)
+    return STEP_FIELDS + LIFT_FIELDS if rises else STEP_FIELDS
+
+
+def _bounds(name: str) -> tuple[float, float]:
+    """(lo, hi) of a planner gain, from the schema's own constraints."""
+    lo = hi = None
+    for m in CoursePlanner.model_fields[name].metadata:
+        lo = getattr(m, "ge", lo)
+        hi = getattr(m, "le", hi)
+    assert lo is not None and hi is not None, name
+    return float(lo), float(hi)
+
+
+def encode(planner: CoursePlanner, fields: tuple[str, ...]) -> np.ndarray:
+    """The gains as a point of the unit cube."""
+    return np.array(
+        [
+            (getattr(planner, f) - lo) / (hi - lo)
+            for f, (lo, hi) in zip(fields, map(_bounds, fields), strict=True)
+        ]
+    )
+
+
+def decode(x: np.ndarray, fields: tuple[str, ...], base: CoursePlanner) -> CoursePlanner:
+    """``base`` with the gains of the unit-cube point ``x``."""
+    values = {
+        f: float(lo + (hi - lo) * np.clip(v, 0.0, 1.0))
+        for f, v, (lo, hi) in zip(fields, x, map(_bounds, fields), strict=True)
+    }
+    return base.model_copy(update=values)
+
+
+def session(scenario: Scenario, planner: CoursePlanner, seed: int) -> dict[str, Any]:
+    """One session of ``scenario`` under ``planner`` from run seed ``seed`` (a generated
+    course drawn from the same seed): its cost and what it scored."""
+    from gaitsim.metrics.course import score_course
+    from gaitsim.sim.simulation import simulate
+
+    data = to_dict(scenario)
+    data["controller"]["planner"] = planner.model_dump(mode="json")
+    data["run"]["seed"] = seed
+    if data["course"].get("generate") is not None:
+        data["course"]["generate"]["seed"] = seed
+        data["course"]["elements"] = []
+    trace = simulate(from_dict(data))
+    score = score_course(trace) or {}
+    s = score.get("session", {"judged": 0, "successes": 0, "not_reached": 0})
+    total = s["judged"] + s["not_reached"]
+    fell = trace.meta["termination"]["reason"] != "completed"
+    rate = s["successes"] / total if total else 0.0
+    return {
+        "seed": seed,
+        "cost": 1.0 - rate + FALL_COST * fell,
+        "success": rate,
+        "fell": fell,
+        "simulated_s": float(trace.time_s[-1]),
+    }
+
+
+def _session(args: tuple[dict[str, Any], dict[str, Any], int]) -> dict[str, Any]:
+    scenario, planner, seed = args
+    return session(from_dict(scenario), CoursePlanner(**planner), seed)
+
+
+def tune_planner(
+    scenario: Scenario,
+    config: PlannerTuneConfig,
+    out_path: Path,
+    work_dir: Path,
+    resume: bool = False,
+    on_generation: Callable[[int, float], Any] | None = None,
+) -> dict[str, Any]:
+    """Run CMA-ES on the planner's gains; write the best ``[controller.planner]`` table to
+    ``out_path``; return a summary."""
+    with warnings.catch_warnings():  # pycma warns at import when matplotlib is absent
+        warnings.filterwarnings("ignore", message="Could not import matplotlib")
+        import cma
+
+    if not scenario.course.elements:
+        raise ValueError(f"{scenario.name}: the scenario has no course to tune the planner on")
+    fields = tuned_fields(scenario)
+    base = scenario.controller.planner.model_copy(update={"enabled": True})
+    work_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint, log_path = work_dir / "planner-checkpoint.pkl", work_dir / "planner-log.csv"
+    seeds = list(range(config.first_seed, config.first_seed + config.seeds))
+    if resume and checkpoint.exists():
+        saved = _load_checkpoint(checkpoint, config)
+        es, best, generation, wall0 = (saved[k] for k in ("es", "best", "generation", "wall_s"))
+        np.random.set_state(saved["numpy_random"])  # pycma samples from NumPy's global state
+    else:
+        x0 = encode(base, fields)
+        options = {"bounds": [0.0, 1.0], "popsize": config.population, "verbose": -9}
+        es = cma.CMAEvolutionStrategy(x0, config.sigma, {**options, "seed": config.seed + 1})
+        best = {"cost": np.inf, "x": x0, "sessions": []}
+        generation, wall0 = 0, 0.0
+        with log_path.open("w", newline="") as fh:
+            csv.writer(fh).writerow(
+                ["generation", "best_cost", "generation_best", "median", "best_success", "wall_s"]
+            )
+    scenario_data = to_dict(scenario)
+    t0 = time.perf_counter()
+    # spawned workers: JAX is not fork-safe once it has started its threads
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(config.workers, mp_context=context) as pool:
+        while generation < config.generations:
+            xs = [np.asarray(x) for x in es.ask()]
+            jobs = [
+                (scenario_data, decode(x, fields, base).model_dump(mode="json"), s)
+                for x in xs
+                for s in seeds
+            ]
+            results = list(pool.map(_session, jobs))
+            per = [results[i * len(seeds) : (i + 1) * len(seeds)] for i in range(len(xs))]
+            costs = np.array([np.mean([r["cost"] for r in p]) for p in per])
+            es.tell(xs, costs.tolist())
+            generation += 1
+            k = int(np.argmin(costs))
+            if costs[k] < best["cost"]:
+                best = {"cost": float(costs[k]), "x": xs[k], "sessions": per[k]}
+                _write_best(out_path, decode(xs[k], fields, base), scenario, best, generation)
+            wall = wall0 + time.perf_counter() - t0
+            # checkpoint first: a kill between the two repeats no generation in the log
+            with atomic_path(checkpoint) as tmp:
+                tmp.write_bytes(
+                    pickle.dumps(
+                        {
+                            "es": es,
+                            "best": best,
+                            "generation": generation,
+                            "wall_s": wall,
+                            "numpy_random": np.random.get_state(),
+                            "config": dataclasses.asdict(config),
+                        }
+                    )
+                )
+            with log_path.open("a", newline="") as fh:
+                csv.writer(fh).writerow(
+                    [
+                        generation,
+                        f"{best['cost']:.4f}",
+                        f"{costs[k]:.4f}",
+                        f"{np.median(costs):.4f}",
+                        f"{np.mean([r['success'] for r in best['sessions']]):.4f}",
+                        f"{wall:.1f}",
+                    ]
+                )
+            if on_generation is not None:
+                on_generation(generation, best["cost"])
+    return {
+        "generations": generation,
+        "best_cost": best["cost"],
+        "wall_s": wall0 + time.perf_counter() - t0,
+        "planner": decode(best["x"], fields, base).model_dump(),
+        "sessions": best["sessions"],
+    }
+
+
+def _load_checkpoint(path: Path, config: PlannerTuneConfig) -> dict[str, Any]:
+    try:
+        saved = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot resume from this checkpoint: {exc}") from None
+    now = dataclasses.asdict(config)
+    changed = [k for k in _RESUME_KEYS if saved.get("config", {}).get(k) != now[k]]
+    if changed:
+        was = ", ".join(f"{k}={saved['config'].get(k)!r}" for k in changed)
+        raise ValueError(f"{path}: the checkpoint was made with {was}; resume with the same")
+    return saved
+
+
+def planner_table(planner: CoursePlanner) -> str:
+    """``planner`` as a scenario's ``[controller.planner]`` TOML table (full precision: the
+    settings evaluated, not a rounding of them)."""
+    lines = ["[controller.planner]"]
+    for name, value in planner.model_dump().items():
+        lines.append(f"{name} = {str(value).lower() if isinstance(value, bool) else repr(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_best(
+    out_path: Path, planner: CoursePlanner, scenario: Scenario, best: dict, generation: int
+) -> None:
+    success = np.mean([r["success"] for r in best["sessions"]])
+    falls = sum(r["fell"] for r in best["sessions"])
+    header = (
+        f"# Tuned by gaitsim tune --planner on scenario {scenario.name!r}: generation "
+        f"{generation}, cost {best['cost']:.4f}, success {success:.3f}, falls "
+        f"{falls}/{len(best['sessions'])} (seeds {best['sessions'][0]['seed']}-"
+        f"{best['sessions'][-1]['seed']})\n"
+    )
+    write_text(out_path, header + planner_table(planner))
