@@ -228,7 +228,7 @@ def tune(
     work_dir.mkdir(parents=True, exist_ok=True)
     checkpoint, log_path = work_dir / "checkpoint.pkl", work_dir / "log.csv"
     if resume and checkpoint.exists():
-        saved = _load_checkpoint(checkpoint, config)
+        saved = load_checkpoint(checkpoint, config, _RESUME_KEYS)
         es, best, generation, wall0 = (
             saved["es"],
             saved["best"],
@@ -283,7 +283,7 @@ def tune(
             _write_best(out_path, layout, best, scenario, config, generation)
         wall = wall0 + time.perf_counter() - t0
         # checkpoint first: a kill between the two repeats no generation in the log
-        _save_checkpoint(
+        save_checkpoint(
             checkpoint,
             {
                 "es": es,
@@ -395,19 +395,21 @@ _RESUME_KEYS = (
 )
 
 
-def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Pickle the optimiser's state atomically (resuming only; never a parameter file)."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(pickle.dumps(payload))
 
 
-def _load_checkpoint(path: Path, config: TuneConfig) -> dict[str, Any]:
+def load_checkpoint(path: Path, config: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """A checkpoint :func:`save_checkpoint` wrote, refused (naming what differs) when its
+    ``config`` (a dataclass) differs from ``config`` in one of ``keys``."""
     try:
         saved = pickle.loads(path.read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError) as exc:
         raise ValueError(f"{path}: cannot resume from this checkpoint: {exc}") from None
     now = dataclasses.asdict(config)
-    changed = [k for k in _RESUME_KEYS if saved.get("config", {}).get(k) != now[k]]
+    changed = [k for k in keys if saved.get("config", {}).get(k) != now[k]]
     if changed:
         was = ", ".join(f"{k}={saved['config'].get(k)!r}" for k in changed)
         raise ValueError(f"{path}: the checkpoint was made with {was}; resume with the same")

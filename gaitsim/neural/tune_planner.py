@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import multiprocessing
-import pickle
 import time
 import warnings
 from collections.abc import Callable
@@ -40,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from gaitsim._io import atomic_path, write_text
+from gaitsim._io import write_text
+from gaitsim.neural.tune import load_checkpoint, save_checkpoint
 from gaitsim.spec import CoursePlanner, Scenario, from_dict, to_dict
 
 #: The gains a projected course tunes (step length), and those a rising edge adds (lift).
@@ -162,7 +162,7 @@ def tune_planner(
     checkpoint, log_path = work_dir / "planner-checkpoint.pkl", work_dir / "planner-log.csv"
     seeds = list(range(config.first_seed, config.first_seed + config.seeds))
     if resume and checkpoint.exists():
-        saved = _load_checkpoint(checkpoint, config)
+        saved = load_checkpoint(checkpoint, config, _RESUME_KEYS)
         es, best, generation, wall0 = (saved[k] for k in ("es", "best", "generation", "wall_s"))
         np.random.set_state(saved["numpy_random"])  # pycma samples from NumPy's global state
     else:
@@ -198,19 +198,17 @@ def tune_planner(
                 _write_best(out_path, decode(xs[k], fields, base), scenario, best, generation)
             wall = wall0 + time.perf_counter() - t0
             # checkpoint first: a kill between the two repeats no generation in the log
-            with atomic_path(checkpoint) as tmp:
-                tmp.write_bytes(
-                    pickle.dumps(
-                        {
-                            "es": es,
-                            "best": best,
-                            "generation": generation,
-                            "wall_s": wall,
-                            "numpy_random": np.random.get_state(),
-                            "config": dataclasses.asdict(config),
-                        }
-                    )
-                )
+            save_checkpoint(
+                checkpoint,
+                {
+                    "es": es,
+                    "best": best,
+                    "generation": generation,
+                    "wall_s": wall,
+                    "numpy_random": np.random.get_state(),
+                    "config": dataclasses.asdict(config),
+                },
+            )
             with log_path.open("a", newline="") as fh:
                 csv.writer(fh).writerow(
                     [
@@ -231,19 +229,6 @@ def tune_planner(
         "planner": decode(best["x"], fields, base).model_dump(),
         "sessions": best["sessions"],
     }
-
-
-def _load_checkpoint(path: Path, config: PlannerTuneConfig) -> dict[str, Any]:
-    try:
-        saved = pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot resume from this checkpoint: {exc}") from None
-    now = dataclasses.asdict(config)
-    changed = [k for k in _RESUME_KEYS if saved.get("config", {}).get(k) != now[k]]
-    if changed:
-        was = ", ".join(f"{k}={saved['config'].get(k)!r}" for k in changed)
-        raise ValueError(f"{path}: the checkpoint was made with {was}; resume with the same")
-    return saved
 
 
 def planner_table(planner: CoursePlanner) -> str:
