@@ -131,3 +131,16 @@ def test_planner_steps_clear_of_a_zone_aims_at_targets_and_drive_limits_it():
     weak._steps = [0.63] * 4
     weak.update(1.0, np.array([3.6, 3.0]), np.array([False, True]), [target])
     assert weak.decisions[0]["offset_rad"] == pytest.approx(0.5 * p.decisions[0]["offset_rad"])
+
+
+@pytest.mark.slow
+def test_the_healthy_preset_steps_up_a_10_cm_curb_without_falling_in_8_of_10_starts():
+    # the planner's gains of curb-up-healthy were tuned on run seeds 101-110; 1-10 are new
+    base = spec.load(resolve_scenario("curb-up-healthy"))
+    assert base.course.elements[0].height_m == pytest.approx(0.10)
+    good = 0
+    for seed in range(1, 11):
+        trace = simulate(base, seed=seed)
+        (curb,) = score_course(trace)["elements"]
+        good += curb["outcome"] == "crossed" and trace.meta["termination"]["reason"] == "completed"
+    assert good >= 8
