@@ -283,17 +283,7 @@ def tune(
             _write_best(out_path, layout, best, scenario, config, generation)
         wall = wall0 + time.perf_counter() - t0
         # checkpoint first: a kill between the two repeats no generation in the log
-        save_checkpoint(
-            checkpoint,
-            {
-                "es": es,
-                "best": best,
-                "generation": generation,
-                "wall_s": wall,
-                "numpy_random": np.random.get_state(),
-                "config": dataclasses.asdict(config),
-            },
-        )
+        save_checkpoint(checkpoint, es, best, generation, wall, config)
         with log_path.open("a", newline="") as fh:
             r = best["result"] or {}
             csv.writer(fh).writerow(
@@ -395,8 +385,20 @@ _RESUME_KEYS = (
 )
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Pickle the optimiser's state atomically (resuming only; never a parameter file)."""
+def save_checkpoint(
+    path: Path, es: Any, best: dict[str, Any], generation: int, wall_s: float, config: Any
+) -> None:
+    """Pickle the optimiser's state atomically (resuming only; never a parameter file): the
+    CMA-ES object, the best so far, the generation, the wall time, NumPy's global random
+    state (pycma samples from it) and ``config`` (a dataclass, checked on resuming)."""
+    payload = {
+        "es": es,
+        "best": best,
+        "generation": generation,
+        "wall_s": wall_s,
+        "numpy_random": np.random.get_state(),
+        "config": dataclasses.asdict(config),
+    }
     with atomic_path(path) as tmp:
         tmp.write_bytes(pickle.dumps(payload))
 

@@ -27,7 +27,6 @@ into a scenario, as they improve.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import multiprocessing
 import time
 import warnings
@@ -198,17 +197,7 @@ def tune_planner(
                 _write_best(out_path, decode(xs[k], fields, base), scenario, best, generation)
             wall = wall0 + time.perf_counter() - t0
             # checkpoint first: a kill between the two repeats no generation in the log
-            save_checkpoint(
-                checkpoint,
-                {
-                    "es": es,
-                    "best": best,
-                    "generation": generation,
-                    "wall_s": wall,
-                    "numpy_random": np.random.get_state(),
-                    "config": dataclasses.asdict(config),
-                },
-            )
+            save_checkpoint(checkpoint, es, best, generation, wall, config)
             with log_path.open("a", newline="") as fh:
                 csv.writer(fh).writerow(
                     [
