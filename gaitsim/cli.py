@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from gaitsim import catalogue
 from gaitsim._cli_common import BadInput  # gaitsim.cli.BadInput too
@@ -648,7 +649,8 @@ def tune_cmd(
     resume: bool,
     seed: int | None,
 ) -> None:
-    """Tune SCENARIO's reflex controller by CMA-ES; the best parameters go to --out."""
+    """Tune SCENARIO's reflex controller by CMA-ES; the best parameters go to --out. With
+    --planner, tune its course planner's gains instead."""
     from tqdm import tqdm
 
     from gaitsim.catalogue import catalogue_dir
@@ -656,6 +658,15 @@ def tune_cmd(
     from gaitsim.neural.parameters import ParameterError
     from gaitsim.neural.tune import TuneConfig, tune, tune_curriculum
 
+    # an option of the other mode would be silently ignored: refuse it instead
+    ctx = click.get_current_context()
+    other = _PLANNER_ONLY if not planner else _REFLEX_ONLY
+    given = [o for o in other if ctx.get_parameter_source(o) == ParameterSource.COMMANDLINE]
+    if given:
+        flags = {p.name: p.opts[0] for p in ctx.command.params}
+        names = ", ".join(flags[o] for o in given)
+        mode = "the reflex tuning (without --planner)" if not planner else "--planner"
+        raise BadInput(f"{names}: not an option of {mode}")
     spec = _load_scenario(scenario)
     if planner:
         _tune_planner(spec, generations, population, sigma, seeds, out_path, work_dir, resume, seed)
@@ -715,6 +726,21 @@ def tune_cmd(
         f"{result['best_cost']:.4f}, {result['wall_s']:.0f} s; parameters: {out_path}; "
         f"log: {work_dir / 'log.csv'}"
     )
+
+
+#: tune_cmd's options that only one of its modes reads (parameter names).
+_PLANNER_ONLY = ("seeds",)
+_REFLEX_ONLY = (
+    "duration_s",
+    "target_speed",
+    "asymmetric",
+    "warm_start",
+    "perturbed_starts",
+    "min_step_ratio",
+    "torque_noise",
+    "metabolic_weight",
+    "curriculum",
+)
 
 
 def _tune_planner(

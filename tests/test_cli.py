@@ -252,6 +252,17 @@ def test_tune_planner_refuses_a_scenario_without_a_course_and_writes_nothing(tmp
     assert not (work / "planner.toml").exists()
 
 
+def test_tune_refuses_an_option_of_the_other_mode_by_its_flag(tmp_path: Path):
+    work = tmp_path / "work"
+    proc = gaitsim(
+        "tune", "curb-up-healthy", "--planner", "--target-speed", "1", "--work-dir", work
+    )
+    assert proc.returncode == 2 and "--target-speed: not an option of --planner" in proc.stderr
+    proc = gaitsim("tune", "healthy-walk", "--seeds", "4", "--work-dir", work)
+    assert proc.returncode == 2 and "--seeds: not an option of the reflex tuning" in proc.stderr
+    assert not (work / "planner.toml").exists() and not (work / "log.csv").exists()
+
+
 def test_compare_refuses_a_scenario_without_a_device_and_unknown_controllers(tmp_path):
     result = gaitsim("compare", "default")
     assert result.returncode == 2 and "nothing to compare" in result.stderr

@@ -12,7 +12,7 @@ sessions); a generated course is drawn anew from each of those seeds too, so the
 scenario ships (its own generator seed) stays out of the tuning and checks it. A session
 costs
 
-    1 - successes / (judged + not reached) + 0.5 if it fell,
+    1 - successes / (judged + not reached) + 0.5 if it ended early (a fall or a blow-up),
 
 successes and judgements as the course scoring defines them (``gaitsim.metrics.course``): an
 element the patient never reached because it fell counts as failed, and a fall costs half a
@@ -69,12 +69,10 @@ _RESUME_KEYS = ("population", "seeds", "first_seed", "seed")
 
 def tuned_fields(scenario: Scenario) -> tuple[str, ...]:
     """The planner gains the scenario's course exercises (lift gains only with a rising
-    edge to clear)."""
-    from gaitsim.model.terrain import ground_profile
+    edge to clear, as the planner sees the course)."""
+    from gaitsim.sim.course import fixed_zones
 
-    profile = ground_profile(scenario.course.elements)
-    rises = any(n.z0 > p.z1 + 1e-6 for p, n in zip(profile[:-1], profile[1:], strict=True))
-    rises |= any(e.kind == "box" for e in scenario.course.elements)
+    rises = any(z.kind == "rise" for z in fixed_zones(scenario.course.elements))
     return STEP_FIELDS + LIFT_FIELDS if rises else STEP_FIELDS
 
 

@@ -14,6 +14,7 @@ supraspinal planner sees what lies ahead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import mujoco
@@ -26,7 +27,7 @@ from gaitsim.neural.reflex import CONTACT_LOAD_BW
 from gaitsim.neural.supraspinal import COURSE_INPUTS, Planner, Zone
 from gaitsim.sim.sensing import BodyIndex
 from gaitsim.sim.trace import Event
-from gaitsim.spec import Box, Obstacle, Scenario, Target
+from gaitsim.spec import Box, CourseElement, Obstacle, Scenario, Target
 
 #: Physical elements are seen from this far ahead of the leading toe (m).
 SIGHT_M = 4.0
@@ -45,6 +46,23 @@ def pushes_of(scenario: Scenario) -> list[tuple[float, float, tuple[float, float
         for e in scenario.course.elements
         if e.kind == "push"
     ]
+
+
+def fixed_zones(elements: Sequence[CourseElement]) -> list[Zone]:
+    """What the physical course shows the planner, in sight from ``SIGHT_M``: the ground's
+    step edges (no foot lands across one), its rising edges (curb up, stair, box: lift the
+    swing foot) and the boxes' tops (not to land on)."""
+    profile = ground_profile(elements)
+    zones: list[Zone] = []
+    for prev, nxt in zip(profile[:-1], profile[1:], strict=True):
+        if abs(nxt.z0 - prev.z1) > 1e-6:
+            zones.append(Zone("avoid", nxt.x0 - EDGE_M, nxt.x0 + EDGE_M))
+        if nxt.z0 > prev.z1 + 1e-6:
+            zones.append(Zone("rise", nxt.x0, nxt.x0, nxt.z0 - prev.z1))
+    for e in elements:
+        if isinstance(e, Box):
+            zones.append(Zone("avoid", e.at_m, e.at_m + e.length_m))
+    return zones
 
 
 class CourseRunner:
@@ -69,17 +87,7 @@ class CourseRunner:
         ]
         self.appeared: dict[int, float] = {}
         self.events: list[Event] = []
-        # the ground's rising edges (curb up, stair, box) and the boxes' tops (not to land on)
-        profile = ground_profile(self._elements)
-        self._fixed: list[Zone] = []
-        for prev, nxt in zip(profile[:-1], profile[1:], strict=True):
-            if abs(nxt.z0 - prev.z1) > 1e-6:  # a step edge: no foot lands across it
-                self._fixed.append(Zone("avoid", nxt.x0 - EDGE_M, nxt.x0 + EDGE_M))
-            if nxt.z0 > prev.z1 + 1e-6:
-                self._fixed.append(Zone("rise", nxt.x0, nxt.x0, nxt.z0 - prev.z1))
-        for e in self._elements:
-            if isinstance(e, Box):
-                self._fixed.append(Zone("avoid", e.at_m, e.at_m + e.length_m))
+        self._fixed = fixed_zones(self._elements)
         model = built.model
         heel, toe = (model.geom(C.model_name(g, "left")).pos[0] for g in ("heel", "toe"))
         self.planner = Planner(
