@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ def test_every_catalogue_file_is_registered_on_import():
         "gaitsim/HipExoAssist-v0",
         "gaitsim/AnkleExoAssist-v0",
         "gaitsim/GaitTrainerAssist-v0",
+        "gaitsim/ObstacleCourseAssist-v0",
     }
     assert all(i in gym.registry for i in ENV_IDS)
 
@@ -189,3 +192,56 @@ def test_randomisation_ranges_are_checked(tmp_path):
     )
     with pytest.raises(EnvConfigError, match="randomization.sensor_latency_s"):
         load_env_config(str(path))
+
+
+def test_a_drawn_course_needs_a_projected_generator():
+    config = load_env_config("hip-exo-assist")
+    r = config.randomization.model_copy(update={"course": True})
+    with pytest.raises(
+        ValueError, match=r"randomization.course = true needs .*\[course.generate\]"
+    ):
+        GaitEnv(config.model_copy(update={"randomization": r}))
+
+
+def test_the_course_is_drawn_per_episode_and_replayed_from_the_scenario():
+    env = GaitEnv("obstacle-course-assist")
+    _, info = env.reset(seed=2)
+    first = env.unwrapped.episode.scenario.course.elements
+    assert "course_seed" in info["randomized"]
+    env.reset(seed=2)
+    assert env.unwrapped.episode.scenario.course.elements == first  # seeded
+    env.reset(seed=3)
+    assert env.unwrapped.episode.scenario.course.elements != first
+    env.reset(options={"run_seed": 1001})  # held-out replay: the scenario's own course
+    own = env.unwrapped.episode.scenario
+    assert own.course.elements == env.unwrapped._setup.scenario.course.elements
+
+
+def test_the_obstacle_term_counts_what_the_course_scoring_calls_hit(tmp_path):
+    """Online touches (the reward's) and the trace's scoring agree element for element, for
+    a patient that avoids some obstacles and hits others."""
+    from gaitsim.metrics.course import score_course
+
+    text = (
+        Path(__file__).parent.parent
+        / "scenarios"
+        / "obstacle-avoidance-hemiparetic-moderate-hip-exo.toml"
+    ).read_text(encoding="utf-8")
+    healthy = text.replace("hemiparetic-moderate-left", "healthy").replace(
+        "belt_speed_m_s = 0.8", "belt_speed_m_s = 1.2"
+    )
+    path = tmp_path / "healthy-obstacles.toml"
+    path.write_text(healthy, encoding="utf-8")
+    config = load_env_config("obstacle-course-assist").model_copy(
+        update={"scenario": str(path), "episode_s": 12.0}
+    )
+    env = GaitEnv(config, record=True)
+    env.reset(seed=0)
+    touched, done = [], False
+    while not done:
+        _, _, term, trunc, info = env.step(np.zeros(1, np.float32))
+        touched += info.get("course_touches", [])
+        done = term or trunc
+    outcomes = [e["outcome"] for e in score_course(env.trace())["elements"]]
+    assert "avoided" in outcomes and "hit" in outcomes
+    assert touched == [i for i, o in enumerate(outcomes) if o == "hit"]

@@ -3,6 +3,8 @@ stable-baselines3 on top of it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -65,6 +67,70 @@ def test_each_member_is_the_single_environment_with_its_seed_across_autoresets(n
                 pending[i] = env.reset()[0]
                 resets += 1
     assert resets >= n  # every member went through at least one autoreset
+
+
+def test_on_a_course_each_member_is_the_single_environment_touches_and_planner_alike():
+    """The course runs per member (appearances, the patient's planner, the obstacle term):
+    random actions over 5 s episodes that each draw their own course."""
+    config = _short("obstacle-course-assist", episode_s=5.0)
+    n = 2
+    venv = GaitVectorEnv(config, n)
+    singles = [GaitEnv(config) for _ in range(n)]
+    vobs, _ = venv.reset(seed=3)
+    for i, env in enumerate(singles):
+        np.testing.assert_array_equal(vobs[i], env.reset(seed=3 + i)[0])
+    courses = [env.episode.scenario.course.elements for env in singles]
+    assert courses[0] != courses[1]  # a course drawn per episode
+    touched, live = [0] * n, [True] * n
+    for a in _actions(1000, n, 1) * 0.3:
+        vobs, vrew, vterm, vtrunc, info = venv.step(a)
+        for i, env in enumerate(singles):
+            if not live[i]:
+                continue
+            obs, reward, term, trunc, single_info = env.step(a[i])
+            np.testing.assert_array_equal(vobs[i], obs)
+            assert vrew[i] == pytest.approx(reward, rel=1e-6, abs=1e-9)
+            assert info["course_touches"][i] == single_info.get("course_touches", [])
+            touched[i] += len(single_info.get("course_touches", []))
+            live[i] = not (term or trunc)
+    assert sum(touched) > 0  # the obstacle term was exercised
+    assert all(len(env.episode.sim.course.planner.decisions) > 0 for env in singles)
+
+
+def test_pushes_and_belt_speed_changes_act_on_each_member_as_on_the_single_environment(tmp_path):
+    scenario = (
+        Path(__file__).parent.parent
+        / "scenarios"
+        / "obstacle-avoidance-hemiparetic-moderate-hip-exo.toml"
+    ).read_text(encoding="utf-8")
+    scenario = scenario.split("[course.generate]")[0] + (
+        '[[course.elements]]\nkind = "push"\nat_s = 0.5\nforce_n = 60.0\nduration_s = 0.2\n\n'
+        '[[course.elements]]\nkind = "belt_speed"\nat_s = 0.8\nspeed_m_s = 1.0\nramp_s = 0.3\n\n'
+        '[[course.elements]]\nkind = "obstacle"\nat_m = 1.5\nlength_m = 0.35\n'
+        "response_time_s = 1.0\n\n"
+        "[run]\nduration_s = 30.0\n"
+    )
+    path = tmp_path / "perturbed.toml"
+    path.write_text(scenario, encoding="utf-8")
+    config = _short("obstacle-course-assist", episode_s=2.0).model_copy(
+        update={
+            "scenario": str(path),
+            "randomization": load_env_config("hip-exo-assist").randomization,
+        }
+    )
+    venv = GaitVectorEnv(config, 2)
+    singles = [GaitEnv(config) for _ in range(2)]
+    vobs, _ = venv.reset(seed=5)
+    for i, env in enumerate(singles):
+        env.reset(seed=5 + i)
+    for a in np.zeros((300, 2, 1), np.float32):
+        vobs, vrew, *_ = venv.step(a)
+        for i, env in enumerate(singles):
+            obs, reward, *_ = env.step(a[i])
+            np.testing.assert_array_equal(vobs[i], obs)
+            assert vrew[i] == pytest.approx(reward, rel=1e-6, abs=1e-9)
+    belt = singles[0].episode.sim.index.belt_dof
+    assert singles[0].episode.sim.data.qvel[belt] == pytest.approx(-1.0, abs=0.1)  # new speed
 
 
 def test_same_step_autoreset_hands_over_the_final_observation():

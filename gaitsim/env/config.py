@@ -73,6 +73,7 @@ class Reward(_Strict):
     interaction: Weight = 0.0
     smoothness: Weight = 0.0
     symmetry: Weight = 0.0
+    obstacle: Weight = 0.0
     fall: Weight = 10.0
 
 
@@ -89,16 +90,19 @@ _RANGES = {
 class Randomization(_Strict):
     """Per episode: uniform draws of the body's size, of the device's cuff stiffness (a
     factor on every module's), of its sensors' noise (a factor on every noise std) and
-    latency (empty: the scenario's values); and the seeded perturbation of the initial gait
+    latency (empty: the scenario's values); ``course``: a course drawn anew each episode from
+    the scenario's generator (``[course.generate]``, projected kinds only: the model stays
+    the same) with a seed drawn per episode; and the seeded perturbation of the initial gait
     state (std of angles, rad; of speed, m/s; by default ``gaitsim compare``'s, so an episode
-    of a given run seed on the scenario's own patient and device is that seed's run in
-    ``gaitsim compare``)."""
+    of a given run seed on the scenario's own patient, device and course is that seed's run
+    in ``gaitsim compare``)."""
 
     height_m: Range | None = None
     mass_kg: Range | None = None
     cuff_stiffness_scale: Range | None = None
     sensor_noise_scale: Range | None = None
     sensor_latency_s: Range | None = None
+    course: bool = False
     initial_angle_noise_rad: Annotated[float, Field(ge=0.0, le=0.2)] = ANGLE_NOISE_RAD
     initial_speed_noise_m_s: Annotated[float, Field(ge=0.0, le=0.5)] = SPEED_NOISE_M_S
 

@@ -13,6 +13,9 @@ Reward per step (weights from the environment file):
 - ``- symmetry`` x |this step's length - the other side's last| / leg length, at each step
   (heel strike after a swing) once both sides have stepped: step-length asymmetry, the
   clinical hallmark of hemiparetic gait (Patterson 2010 [memory]);
+- ``- obstacle`` x the number of projected obstacles a foot first touches in the step (on a
+  course; online, :meth:`gaitsim.sim.course.CourseRunner.touches`): the clinic's obstacle
+  hit, which VR gait training counts against the patient (REFERENCES 7);
 - ``- fall`` once, when the episode ends in a fall or a blow-up (instead of the walking terms).
 """
 
@@ -66,6 +69,13 @@ def env_setup(config: EnvConfig) -> EnvSetup:
         }
     )
     scenario = base.model_copy(update={"run": run})
+    generator = base.course.generate
+    if r.course and (generator is None or generator.kind == "terrain"):
+        raise ValueError(
+            f"{config.id}: randomization.course = true needs a scenario with a "
+            "[course.generate] of kind 'obstacles' or 'targets' (projected: the model stays "
+            f"the same); {base.name!r} has " + ("none" if generator is None else "kind 'terrain'")
+        )
     built = build_scenario(scenario)  # the nominal body; rebuilt per episode when randomised
     assert built.device is not None
     n = built.device.size
@@ -127,6 +137,11 @@ def start_episode(
         )
     if any(k in drawn for k in _DEVICE_DRAWS):
         scenario = scenario.model_copy(update={"device": _device_drawn(scenario.device, drawn)})
+    if replay is None and r.course:
+        drawn["course_seed"] = float(rng.integers(2**31))
+        scenario = scenario.model_copy(
+            update={"course": _course_drawn(scenario, int(drawn["course_seed"]))}
+        )
     if patient or "cuff_stiffness_scale" in drawn:  # the model changes; sensing does not
         built = build_scenario(scenario)
     run_seed = int(rng.integers(2**31)) if replay is None else int(replay)
@@ -200,6 +215,31 @@ def _device_drawn(device: Device, drawn: dict[str, float]) -> Device:
     return device.model_copy(update=update)
 
 
+def _course_drawn(scenario: Scenario, seed: int) -> spec.Course:
+    """The scenario's generated course drawn again from ``seed``, sized to its patient."""
+    from gaitsim.courses import generate
+
+    course, gen = scenario.course, scenario.course.generate
+    assert gen is not None
+    elements = generate(
+        gen.kind,
+        gen.difficulty,
+        gen.count,
+        seed,
+        spec.LEG_PER_HEIGHT * scenario.patient.height_m,
+        gen.start_m,
+        gen.response_time_s,
+        gen.obstacle_length_leg,
+    )
+    return spec.Course.model_validate(
+        {
+            **course.model_dump(exclude={"elements", "generate"}),
+            "generate": gen.model_copy(update={"seed": seed}).model_dump(),
+            "elements": elements,
+        }
+    )
+
+
 #: The device sensors' noise levels ``sensor_noise_scale`` multiplies.
 NOISE_FIELDS = (
     "torque_noise_nm",
@@ -219,6 +259,7 @@ def step_reward(
     change_sq: Any,
     fell: Any,
     asymmetry: Any = 0.0,
+    touches: Any = 0,
 ) -> Any:
     """The step's reward per member (see the module's docstring); scalars or arrays."""
     walking = (
@@ -230,6 +271,7 @@ def step_reward(
             - w.interaction * interaction_sq
         )
         - w.symmetry * asymmetry
+        - w.obstacle * touches
     )
     if isinstance(fell, bool):  # one member: plain floats (np.where costs more than the sum)
         return (-w.fall if fell else walking) - w.smoothness * change_sq

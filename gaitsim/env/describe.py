@@ -21,6 +21,7 @@ _TERMS = {
     "interaction": "- w x sum of squared cuff torques (N^2 m^2) x dt",
     "smoothness": "- w x sum of squared action changes",
     "symmetry": "- w x abs(step length - other side's last) / leg length, per step",
+    "obstacle": "- w per projected obstacle a loaded foot first touches (on a course)",
     "fall": "- w once, on a fall or blow-up (instead of the walking terms)",
 }
 
@@ -93,6 +94,9 @@ def describe(config: EnvConfig) -> str:
         f"- cuff stiffness: x {drawn('cuff_stiffness_scale', 1.0, '')}; sensor noise: "
         f"x {drawn('sensor_noise_scale', 1.0, '')}; sensor latency: "
         f"{drawn('sensor_latency_s', setup.scenario.device.sensing.latency_s, 's')}",
+        "- course: drawn anew from the scenario's generator with a seed per episode"
+        if r.course
+        else "- course: the scenario's own",
         f"- initial gait state perturbed: angles {r.initial_angle_noise_rad:g} rad, "
         f"speed {r.initial_speed_noise_m_s:g} m/s (std)",
     ]

@@ -19,6 +19,8 @@ Reward: the weighted terms of :mod:`gaitsim.env.core`, shared with the vector fo
 says which); ``truncated``: the episode's time is up. ``info["strides"]`` lists the strides
 finished during the step (side, stride time, step length over the ground), from heel strikes
 detected on the feet's vertical force with the gait analysis's thresholds and minimum swing.
+On a course, ``info["course_touches"]`` lists the projected obstacles (element indices) a foot
+first touched during the step, the online view behind the ``obstacle`` reward term.
 """
 
 from __future__ import annotations
@@ -153,7 +155,12 @@ class GaitEnv(gym.Env):
             if strides is not None:
                 info["strides"] = strides[0]
                 asymmetry = float(self._strides.asymmetry(strides, episode.leg_length_m)[0])
-            reward = step_reward(w, self._dt, speed, heat, interaction, change_sq, False, asymmetry)
+            touched = [] if sim.course is None else sim.course.touches(sim.data)
+            if touched:
+                info["course_touches"] = touched
+            reward = step_reward(
+                w, self._dt, speed, heat, interaction, change_sq, False, asymmetry, len(touched)
+            )
         truncated = not fell and sim.done
         if fell:
             info["termination_reason"] = "controller_error" if sim.end is None else sim.end.reason

@@ -17,7 +17,12 @@ next ``step``, ignoring its action there and returning its first observation wit
 finished episode in ``infos["final_obs"]`` and ``infos["final_info"]`` (what
 stable-baselines3 needs, :mod:`gaitsim.env.sb3`). ``infos`` holds per-member arrays with
 Gymnasium's ``"_key"`` masks: ``termination_reason`` (as the single environment's) and
-``strides``.
+``strides``, and on a course ``course_touches``.
+
+On a course each member runs its own episode's :class:`~gaitsim.sim.course.CourseRunner`
+(appearances, the patient's planner, pushes and belt-speed changes) on row views of the
+batch's arrays, at the points of the tick where the single simulation runs it, so a member's
+episode is the single environment's there too.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ from gaitsim.hardware.safety import SimulatedSafety
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE
 from gaitsim.model.devices import interaction_torque_of, saturate
 from gaitsim.neural import patient_controller
+from gaitsim.neural.supraspinal import COURSE_INPUTS
+from gaitsim.sim.course import CourseRunner
 from gaitsim.sim.device import (
     DeviceSensors,
     device_index,
@@ -53,8 +60,8 @@ from gaitsim.sim.device import (
     true_measurements_of,
 )
 from gaitsim.sim.initial import FallLimits, quiet_mujoco_warnings
-from gaitsim.sim.sensing import body_index, measure
-from gaitsim.sim.simulation import warning_reason
+from gaitsim.sim.sensing import PATIENT_LAYOUT, body_index, measure
+from gaitsim.sim.simulation import Push, apply_pushes, warning_reason
 
 #: MjData fields a member's simulation hands to the batch when its episode starts.
 _STATE = ("qpos", "qvel", "act", "ctrl", "qacc_warmstart", "time")
@@ -94,11 +101,6 @@ class GaitVectorEnv(gym.vector.VectorEnv):
                 f"{self.config.id}: controller.sensor_delay_s and sensor_noise_std must be 0 in "
                 "the vector form (the reflex controller models its own delays); use GaitEnv"
             )
-        if scenario.course.elements:
-            raise ValueError(
-                f"{self.config.id}: course elements (appearances, perturbations, the patient's "
-                "course planner) are run by GaitEnv only, not yet by the vector form"
-            )
         device = built.device
         assert device is not None
         self._device = device
@@ -115,8 +117,17 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         self._models: list[mujoco.MjModel] = [model] * n
         self._bind = {f: batch.bind(f) for f in (*_STATE, "sensordata", "xmat", "actuator_force")}
         self._geom_xpos = batch.bind("geom_xpos")
+        # a course: each member's runner, on its rows of the batch (None until it starts)
+        self._on_course = bool(scenario.course.elements)
+        self._runners: list[CourseRunner | None] = [None] * n
+        self._pushes: list[tuple[Push, ...]] = [()] * n
+        self._rows = [_Member(batch, self._bind, self._geom_xpos, i) for i in range(n)]
+        layout = PATIENT_LAYOUT + COURSE_INPUTS if self._on_course else PATIENT_LAYOUT
+        self._course_in = np.zeros((n, sum(k for _, k in COURSE_INPUTS)), np.float32)
         controller, _ = patient_controller(scenario, n_muscles)
-        self._params, states, self._patient_step = compile_for_batch([controller] * n, scenario)
+        self._params, states, self._patient_step = compile_for_batch(
+            [controller] * n, scenario, layout
+        )
         self._states = np.array(states)
         self._sensors: DeviceSensors | None = None  # made with the first episode's tick
         k, per_tick = self.config.observation.history, setup.observation_space.shape[0]
@@ -203,10 +214,11 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         controller_error = ""
         with quiet_mujoco_warnings():
             for _ in range(self._device_every // self._control_every):
+                observed = measure(b["sensordata"], self._index)
+                if self._on_course:
+                    observed = np.concatenate([observed, self._course_tick(ids)], axis=1)
                 try:
-                    states, command = self._patient_step(
-                        self._params, self._states, measure(b["sensordata"], self._index)
-                    )
+                    states, command = self._patient_step(self._params, self._states, observed)
                 except Exception as exc:  # a controller bug ends the episodes, never the caller
                     controller_error = f"{type(exc).__name__}: {exc}"
                     break
@@ -215,6 +227,8 @@ class GaitVectorEnv(gym.vector.VectorEnv):
                 states[idle] = self._states[idle]
                 self._states = states
                 b["ctrl"][:, : self._n_muscles] = np.asarray(command)
+                if self._on_course:
+                    self._perturb(ids)
                 self._batch.step(ids=ids, nstep=self._control_every)
         self._physics_steps[ids] += self._device_every
 
@@ -245,8 +259,24 @@ class GaitVectorEnv(gym.vector.VectorEnv):
             for i in np.flatnonzero(~active | fell):  # no strides on a fall, as a single env
                 strides[i] = []
             asymmetry = self._strides.asymmetry(strides, self._leg_m)
+        touches: Any = 0
+        if self._on_course:
+            touched = np.empty(n, object)
+            touched[:] = [[] for _ in range(n)]
+            for i in ids[~fell[ids]]:
+                touched[i] = self._runner(i).touches(self._rows[i])
+            touches = np.array([len(t) for t in touched])
+            infos["course_touches"], infos["_course_touches"] = touched, active.copy()
         reward = step_reward(
-            w, self._dt, speed, heat, interaction, np.sum(change * change, axis=1), fell, asymmetry
+            w,
+            self._dt,
+            speed,
+            heat,
+            interaction,
+            np.sum(change * change, axis=1),
+            fell,
+            asymmetry,
+            touches,
         )
         rewards[ids] = reward[ids]
         terminated[ids] = fell[ids]
@@ -342,11 +372,34 @@ class GaitVectorEnv(gym.vector.VectorEnv):
             self._physics_steps[i] = 0
             self._last_action[i] = 0.0
             self._run_seed[i] = episode.run_seed
+            self._runners[i], self._pushes[i] = sim.course, sim.pushes
         if models_changed:
             self._batch.set_models(self._models)
         self._batch.forward(ids=members)  # derived fields (sensors) of the new states
         self._started = True
         self._observe(members, fresh=True)
+
+    def _runner(self, i: int) -> CourseRunner:
+        runner = self._runners[i]
+        assert runner is not None, "a member on a course runs its episode's course runner"
+        return runner
+
+    def _course_tick(self, ids: np.ndarray) -> np.ndarray:
+        """The planner's inputs per member (zero for members not stepped), after each
+        stepped member's course runner has ticked, as the single simulation's does."""
+        out = self._course_in
+        out[:] = 0.0
+        for i in ids:
+            out[i] = self._runner(i).tick(self._rows[i])
+        return out
+
+    def _perturb(self, ids: np.ndarray) -> None:
+        """The stepped members' pushes and belt-speed changes, before their physics steps."""
+        for i in ids:
+            row = self._rows[i]
+            if self._pushes[i]:
+                apply_pushes(row, self._index.pelvis_body, self._pushes[i])
+            self._runner(i).apply(row)
 
     def _observe(self, members: np.ndarray, fresh: bool) -> None:
         """The members' device measurements into their observations (``self._obs``)."""
@@ -410,3 +463,26 @@ class GaitVectorEnv(gym.vector.VectorEnv):
             else:
                 reasons[i] = "fall"
         return ended, reasons
+
+
+class _Member:
+    """One member's rows of the batch's arrays, as the ``mujoco.MjData`` fields a
+    :class:`~gaitsim.sim.course.CourseRunner` and :func:`~gaitsim.sim.simulation.apply_pushes`
+    read and write (views: writes go to the batch)."""
+
+    def __init__(
+        self, batch: mujoco.batch.Batch, bind: dict[str, np.ndarray], geom_xpos: np.ndarray, i: int
+    ) -> None:
+        self._time, self._i = bind["time"], i
+        self.qpos, self.qvel, self.sensordata = (
+            bind["qpos"][i],
+            bind["qvel"][i],
+            bind["sensordata"][i],
+        )
+        self.geom_xpos = geom_xpos[i]
+        self.qfrc_applied = batch.bind("qfrc_applied")[i]
+        self.xfrc_applied = batch.bind("xfrc_applied")[i]
+
+    @property
+    def time(self) -> float:
+        return float(self._time[self._i])

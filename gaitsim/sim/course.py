@@ -10,6 +10,12 @@ supraspinal planner sees what lies ahead.
 - Each control tick the planner (``gaitsim.neural.supraspinal``) gets the feet's heel
   positions along the course and their load, and the zones in sight; its adjustments go to
   the reflex controller as its course inputs.
+- :meth:`CourseRunner.touches` says online which projected obstacles a foot has just
+  touched, for rewards (``gaitsim.env``); the session's score is ``gaitsim.metrics.course``'s.
+
+``data`` is an ``mujoco.MjData`` or any object with its fields used here (``time``, ``qpos``,
+``qvel``, ``geom_xpos``, ``sensordata``, ``qfrc_applied``): a member of a batch
+(``gaitsim.env.vector``) is run through row views of the batch's arrays.
 """
 
 from __future__ import annotations
@@ -86,6 +92,7 @@ class CourseRunner:
             (i, e) for i, e in enumerate(self._elements) if isinstance(e, Obstacle | Target)
         ]
         self.appeared: dict[int, float] = {}
+        self.touched: set[int] = set()  # projected obstacles touched (online, :meth:`touches`)
         self.events: list[Event] = []
         self._fixed = fixed_zones(self._elements)
         model = built.model
@@ -118,6 +125,29 @@ class CourseRunner:
             speed = self.belt_speed_m_s(data.time)
             assert speed is not None and self._belt0 is not None
             data.qfrc_applied[self._index.belt_dof] = -BELT_SPEED_GAIN * (speed - self._belt0)
+
+    def touches(self, data: mujoco.MjData) -> list[int]:
+        """The projected obstacles (element indices) a foot touches now for the first time:
+        a foot carrying more than ``CONTACT_LOAD_BW`` body weight whose heel-to-toe span
+        overlaps an appeared zone. The online form of the scoring's rule (which takes the
+        gait events' hysteresis and the contact points' height from a whole trace): a
+        reward's view, not the session's score."""
+        open_ = [
+            (i, e)
+            for i, e in self._projected
+            if i in self.appeared and i not in self.touched and isinstance(e, Obstacle)
+        ]
+        if not open_:
+            return []
+        loaded = data.sensordata[self._loads] > CONTACT_LOAD_BW * self._bw
+        if not loaded.any():
+            return []
+        heel = self._along(data, data.geom_xpos[self._heels, 0])[loaded]
+        toe = self._along(data, data.geom_xpos[self._toes, 0])[loaded]
+        lo, hi = np.minimum(heel, toe), np.maximum(heel, toe)
+        new = [i for i, e in open_ if ((hi >= e.at_m) & (lo <= e.at_m + e.length_m)).any()]
+        self.touched.update(new)
+        return new
 
     def _along(self, data: mujoco.MjData, x: np.ndarray) -> np.ndarray:
         belt = self._index.belt_qpos

@@ -148,7 +148,8 @@ def _device_record(device: DeviceRunner | None) -> tuple[Any, Any]:
     return device.command, device.assist_level()
 
 
-def _apply_pushes(data: mujoco.MjData, body: int, pushes: tuple[Push, ...]) -> None:
+def apply_pushes(data: mujoco.MjData, body: int, pushes: tuple[Push, ...]) -> None:
+    """The pushes acting now on ``body`` as its applied force (zero when none acts)."""
     force = np.zeros(3)
     for p in pushes:
         if p.time_s <= data.time < p.time_s + p.duration_s:
@@ -318,6 +319,17 @@ class Simulation:
         return self.end is not None or self.step_index >= self.n_steps
 
     @property
+    def course(self) -> CourseRunner | None:
+        """The course's runner (appearances, perturbations, the planner), None without one:
+        a batch taking the run over runs it on (``gaitsim.env.vector``)."""
+        return self._course
+
+    @property
+    def pushes(self) -> tuple[Push, ...]:
+        """The pushes on the pelvis: the course's and those given."""
+        return self._pushes
+
+    @property
     def patient(self) -> tuple[np.ndarray, Any, int]:
         """The patient controller's flat params, its current flat state and its tick in
         physics steps: what a batch needs to take the run over (``gaitsim.env.vector``)."""
@@ -386,7 +398,7 @@ class Simulation:
                 mujoco.mj_forward(model, data)
                 recorder.record(data, *_device_record(device))
             if pushes:  # forces change at tick boundaries (every 5 ms at the default rates)
-                _apply_pushes(data, index.pelvis_body, pushes)
+                apply_pushes(data, index.pelvis_body, pushes)
             if course is not None:
                 course.apply(data)
             mujoco.mj_step(model, data, nstep=min(tick, n_total - i))
