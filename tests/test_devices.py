@@ -439,3 +439,30 @@ def test_the_safety_layer_sits_between_every_simulated_controller_and_the_motors
         previous = torque
     assert env.unwrapped.episode.sim.device.safety.counts["rate_limit"] > 0
     assert vector._safety.counts["rate_limit"] > 0
+
+
+def test_the_pre_swing_hip_assist_acts_only_in_late_stance_of_its_own_side():
+    """controllers/hip-preswing: flexion torque (0.04 N m/kg) while the module's foot is
+    loaded and its thigh is more than 0.1 rad behind the vertical; each module reads its own
+    side's insole and thigh IMU."""
+    built = build_scenario(
+        _scenario([{"joint": "hip", "side": "right"}, {"joint": "hip", "side": "left"}])
+    )
+    assert [s for s, _ in built.device.modules] == ["left", "right"]
+    c = device_controller("hip-preswing", DeviceContext(built.device, 200.0, 75.0, 1.75))
+    state = c.init(c.params, None)
+    bw = 75.0 * 9.81
+
+    def torque(load_n, thigh_rad):
+        obs = {
+            "foot_load_n": jnp.asarray(load_n, jnp.float32),  # left, right
+            "thigh_angle_rad": jnp.asarray(thigh_rad, jnp.float32),
+        }
+        return np.asarray(c.step(c.params, state, obs)[1])
+
+    peak = 0.04 * 75.0
+    # right foot loaded with its thigh behind: late stance on the right only
+    np.testing.assert_allclose(torque([0.0, 0.5 * bw], [0.3, -0.2]), [0.0, peak], rtol=1e-6)
+    np.testing.assert_allclose(torque([0.5 * bw, 0.0], [-0.2, 0.3]), [peak, 0.0], rtol=1e-6)
+    np.testing.assert_array_equal(torque([0.5 * bw, 0.5 * bw], [-0.05, 0.0]), [0.0, 0.0])
+    np.testing.assert_array_equal(torque([0.01 * bw, 0.01 * bw], [-0.3, -0.3]), [0.0, 0.0])
