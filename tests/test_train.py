@@ -69,7 +69,7 @@ def test_train_checkpoints_exports_and_compare_reproduces_its_evaluation(tmp_pat
     env_file = tmp_path / "short.toml"
     env_file.write_text(
         'id = "gaitsim/ShortHip-v0"\nscenario = "exo-hip-moderate-left"\nepisode_s = 3.0\n'
-        "action_scale_nm = 10.0\n[observation]\n"
+        "action_scale_nm = 10.0\nrate_hz = 50.0\n[observation]\n"
         'sensors = ["joint_angle_rad", "joint_velocity_rad_s", "foot_load_n"]\nhistory = 2\n',
         encoding="utf-8",
     )
@@ -97,6 +97,9 @@ def test_train_checkpoints_exports_and_compare_reproduces_its_evaluation(tmp_pat
     exported = CliRunner().invoke(main, ["export", str(out), "--out", str(tmp_path / "x")])
     assert exported.exit_code == 0, exported.output
     assert (tmp_path / "x" / "policy.npz").is_file()
+    # the policy decides at its environment's rate wherever it runs (the scenario's device
+    # runs at 200 Hz; compare below reproduces the 50 Hz evaluation only at 50 Hz)
+    assert "rate_hz = 50.0" in (out / "policy.toml").read_text()
     assert sorted(p.name for p in (out / "checkpoints").glob("*.zip"))
     saved = json.loads((out / "evaluation.json").read_text())
     assert saved["trained"]["mean"]["return"] == pytest.approx(result["trained"]["mean"]["return"])

@@ -43,6 +43,8 @@ class Config(ControllerConfig):
     activation: Literal["tanh", "relu", "elu"] = "tanh"
     output: Literal["tanh", "clip"] = "tanh"
     action_scale_nm: Annotated[float, Field(gt=0.0, le=500.0)] = 10.0
+    #: the loop rate the policy decides at (its training environment's; None: the device's)
+    rate_hz: Annotated[float, Field(gt=0.0, le=2000.0)] | None = None
 
 
 #: fields naming files, found next to the configuration file first
@@ -141,7 +143,7 @@ def make(config: Config, context: DeviceContext) -> Controller:
         "feature_scale": jnp.asarray(scale),
     }
     step_fn = _bound_step(config.observations, config.activation, config.output)
-    return Controller("policy", init, step_fn, params, context.rate_hz)
+    return Controller("policy", init, step_fn, params, config.rate_hz or context.rate_hz)
 
 
 _STEPS: dict[tuple, Any] = {}

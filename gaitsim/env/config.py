@@ -129,6 +129,9 @@ class EnvConfig(_Strict):
     scenario: str
     episode_s: Annotated[float, Field(gt=0.0, le=600.0)] = 10.0
     action_scale_nm: Annotated[float, Field(gt=0.0, le=500.0)] = 10.0
+    #: the agent's decision rate: the device's loop rate in this environment's episodes (None:
+    #: the scenario's ``device.rate_hz``); an exported policy runs at it everywhere
+    rate_hz: Annotated[float, Field(gt=0.0, le=2000.0)] | None = None
     observation: Observation
     reward: Reward = Field(default_factory=Reward)
     randomization: Randomization = Field(default_factory=Randomization)

@@ -68,7 +68,10 @@ def env_setup(config: EnvConfig) -> EnvSetup:
             "initial_speed_noise_m_s": r.initial_speed_noise_m_s,
         }
     )
-    scenario = base.model_copy(update={"run": run})
+    update: dict[str, Any] = {"run": run}
+    if config.rate_hz is not None:
+        update["device"] = base.device.model_copy(update={"rate_hz": config.rate_hz})
+    scenario = base.model_copy(update=update)
     generator = base.course.generate
     if r.course and (generator is None or generator.kind == "terrain"):
         raise ValueError(

@@ -76,6 +76,12 @@ def export_policy(model: Any, config: EnvConfig, out_dir: Path, name: str = "pol
     with atomic_path(weights, suffix=".npz") as tmp:  # never a half-written weights file
         np.savez(tmp, **arrays)  # type: ignore[arg-type]
     signals = ", ".join(f'"{s}"' for s in config.observation.sensors)
+    rate_hz = config.rate_hz
+    if rate_hz is None:  # the scenario's device rate, which the policy was trained at
+        from gaitsim import spec
+        from gaitsim.catalogue import resolve_scenario
+
+        rate_hz = spec.load(resolve_scenario(config.scenario)).device.rate_hz
     toml = (
         f"# Exported by gaitsim export from a {type(model).__name__} policy trained on "
         f"{config.id}\n"
@@ -87,6 +93,7 @@ def export_policy(model: Any, config: EnvConfig, out_dir: Path, name: str = "pol
         f'activation = "{activation}"\n'
         f'output = "{squash}"\n'
         f"action_scale_nm = {config.action_scale_nm!r}\n"
+        f"rate_hz = {rate_hz!r}\n"
     )
     path = out_dir / f"{name}.toml"
     write_text(path, toml)
