@@ -9,7 +9,7 @@ Prints, measured in one run:
 - Gymnasium's Walker2d-v5 step rate in the same run, as a familiar reference, when its MuJoCo
   environments import here.
 
-Usage: python benchmarks/env_speed.py [ENV_ID] [STEPS]   (default gaitsim/HipExoAssist-v0, 7000)
+Usage: python benchmarks/env_speed.py [ENV_ID] [STEPS]   (default gaitsim/AnkleExoAssist-v0, 7000)
 """
 
 from __future__ import annotations
@@ -100,6 +100,6 @@ def main(env_id: str, steps: int) -> None:
 
 if __name__ == "__main__":
     main(
-        sys.argv[1] if len(sys.argv) > 1 else "gaitsim/HipExoAssist-v0",
+        sys.argv[1] if len(sys.argv) > 1 else "gaitsim/AnkleExoAssist-v0",
         int(sys.argv[2]) if len(sys.argv) > 2 else 7000,
     )

@@ -10,7 +10,7 @@ are inside the timing, as in training):
 - Gymnasium's Walker2d-v5 step rate in the same run, as a familiar reference.
 
 Usage: python benchmarks/vector_env_speed.py [ENV_ID] [VECTOR_STEPS] [--threads T]
-(defaults: gaitsim/HipExoAssist-v0, 150, 2)
+(defaults: gaitsim/AnkleExoAssist-v0, 150, 2)
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def rate(venv: gym.vector.VectorEnv, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("env_id", nargs="?", default="gaitsim/HipExoAssist-v0")
+    parser.add_argument("env_id", nargs="?", default="gaitsim/AnkleExoAssist-v0")
     parser.add_argument("steps", nargs="?", type=int, default=150)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """gaitsim: a digital twin of robot-assisted gait rehabilitation.
 
 Importing the package registers the environment catalogue (envs/) with Gymnasium, so
-``gymnasium.make("gaitsim/HipExoAssist-v0")`` works after ``import gaitsim``; nothing else
+``gymnasium.make("gaitsim/HipExoAssist-v1")`` works after ``import gaitsim``; nothing else
 happens on import.
 """
 

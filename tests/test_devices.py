@@ -426,7 +426,7 @@ def test_the_safety_layer_sits_between_every_simulated_controller_and_the_motors
     env = GaitEnv(config)
     env.reset(seed=1)
     device = env.unwrapped.episode.sim.device
-    step = RATE_PER_S_OF_PEAK * device.device.peak_torque_nm[0] / 200.0
+    step = RATE_PER_S_OF_PEAK * device.device.peak_torque_nm[0] / device.rate_hz
     previous = 0.0
     vector = GaitVectorEnv(config, 2)
     vector.reset(seed=[1, 2])

@@ -17,7 +17,7 @@ from gaitsim.env.single import GaitEnv
 def test_every_catalogue_file_is_registered_on_import():
     assert gaitsim.__version__
     assert set(ENV_IDS) >= {
-        "gaitsim/HipExoAssist-v0",
+        "gaitsim/HipExoAssist-v1",
         "gaitsim/AnkleExoAssist-v0",
         "gaitsim/GaitTrainerAssist-v0",
         "gaitsim/ObstacleCourseAssist-v0",

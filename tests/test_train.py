@@ -144,7 +144,7 @@ def test_train_and_export_commands_refuse_bad_input(tmp_path):
     assert result.exit_code == 2 and "NoSuch" in result.output
     result = runner.invoke(main, ["export", str(tmp_path)])
     assert result.exit_code == 2 and "run.json" in result.output
-    assert "gaitsim/HipExoAssist-v0" in runner.invoke(main, ["envs"]).output
+    assert "gaitsim/HipExoAssist-v1" in runner.invoke(main, ["envs"]).output
 
 
 def test_every_id_is_described_from_its_file():

@@ -1,6 +1,6 @@
 """Gymnasium environments: every file in envs/ registered under its id on import.
 
-``gymnasium.make("gaitsim/HipExoAssist-v0")`` works once ``gaitsim`` (or ``gaitsim.env``) is
+``gymnasium.make("gaitsim/HipExoAssist-v1")`` works once ``gaitsim`` (or ``gaitsim.env``) is
 imported. :class:`GaitEnv` is the environment; :mod:`gaitsim.env.config` the catalogue files.
 """
 

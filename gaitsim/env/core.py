@@ -21,6 +21,7 @@ Reward per step (weights from the environment file):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +62,12 @@ def env_setup(config: EnvConfig) -> EnvSetup:
     if base.device.kind == "none":
         raise ValueError(f"{config.id}: scenario {base.name!r} has no device to control")
     r = config.randomization
+    rate_hz = config.rate_hz or base.device.rate_hz
+    # a whole number of the agent's steps (the last one is never cut short)
+    ticks = math.ceil(config.episode_s * rate_hz - 1e-9)
     run = base.run.model_copy(
         update={
-            "duration_s": config.episode_s,
+            "duration_s": ticks / rate_hz,
             "initial_angle_noise_rad": r.initial_angle_noise_rad,
             "initial_speed_noise_m_s": r.initial_speed_noise_m_s,
         }

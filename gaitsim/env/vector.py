@@ -248,7 +248,7 @@ class GaitVectorEnv(gym.vector.VectorEnv):
             interaction = np.sum(cuff * cuff, axis=1)
         else:
             interaction = 0.0
-        change = a - self._last_action
+        change = a.astype(np.float64) - self._last_action  # in float64, as a single env sums it
         self._last_action[ids] = a[ids]  # a member that starts again starts from rest
         load = b["sensordata"][:, self._load_index] / self._bw[:, None]
         strides = self._strides.update(b["time"], load, lambda: self._geom_xpos[:, self._heels, 0])
