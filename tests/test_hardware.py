@@ -968,9 +968,10 @@ def test_the_same_controller_in_the_gymnasium_env_commands_what_gaitsim_run_reco
     from gaitsim.env.single import GaitEnv
     from gaitsim.sim.simulation import simulate
 
-    # no clipping: the action range covers the motor's peak torque
+    # no clipping: the action range covers the motor's peak torque; the scenario's 200 Hz
+    # device loop, as gaitsim run records it (the id's agent decides at 50 Hz)
     config = load_env_config("hip-exo-assist").model_copy(
-        update={"action_scale_nm": 100.0, "episode_s": 6.0}
+        update={"action_scale_nm": 100.0, "episode_s": 6.0, "rate_hz": None}
     )
     env = GaitEnv(config)
     agent = ControllerAgent(env)
