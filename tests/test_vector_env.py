@@ -108,7 +108,9 @@ def test_pushes_and_belt_speed_changes_act_on_each_member_as_on_the_single_envir
         '[[course.elements]]\nkind = "belt_speed"\nat_s = 0.8\nspeed_m_s = 1.0\nramp_s = 0.3\n\n'
         '[[course.elements]]\nkind = "obstacle"\nat_m = 1.5\nlength_m = 0.35\n'
         "response_time_s = 1.0\n\n"
-        "[run]\nduration_s = 30.0\n"
+        # recording at 1 kHz: the single simulation's loop visits every 2 physics steps,
+        # where the belt's force changes
+        "[run]\nduration_s = 30.0\nrecord_rate_hz = 1000.0\n"
     )
     path = tmp_path / "perturbed.toml"
     path.write_text(scenario, encoding="utf-8")

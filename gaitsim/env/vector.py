@@ -227,9 +227,13 @@ class GaitVectorEnv(gym.vector.VectorEnv):
                 states[idle] = self._states[idle]
                 self._states = states
                 b["ctrl"][:, : self._n_muscles] = np.asarray(command)
-                if self._on_course:
+                if not self._on_course:
+                    self._batch.step(ids=ids, nstep=self._control_every)
+                    continue
+                # forces change at the single simulation's tick boundaries (its loop's tick)
+                for _ in range(self._control_every // self._tick):
                     self._perturb(ids)
-                self._batch.step(ids=ids, nstep=self._control_every)
+                    self._batch.step(ids=ids, nstep=self._tick)
         self._physics_steps[ids] += self._device_every
 
         qvel = b["qvel"]
@@ -327,6 +331,7 @@ class GaitVectorEnv(gym.vector.VectorEnv):
             params, state, self._control_every = sim.patient
             self._params[i], self._states[i] = params, state
             self._device_every, self._n_steps = sim.device_every, sim.n_steps
+            self._tick = sim.tick_steps
             self._dt = sim.device_every * sim.dt
             if self._models[i] is not episode.built.model:
                 self._models[i] = episode.built.model

@@ -325,6 +325,12 @@ class Simulation:
         return self._course
 
     @property
+    def tick_steps(self) -> int:
+        """Physics steps the run's loop takes between visits (the greatest step count
+        dividing every rate): pushes and belt forces change at these boundaries."""
+        return self._tick
+
+    @property
     def pushes(self) -> tuple[Push, ...]:
         """The pushes on the pelvis: the course's and those given."""
         return self._pushes
