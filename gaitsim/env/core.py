@@ -56,13 +56,22 @@ class EnvSetup:
     action_space: gym.spaces.Box
 
 
+def decision_rate_hz(config: EnvConfig, scenario: Scenario | None = None) -> float:
+    """The agent's decision rate: the file's ``rate_hz``, else its scenario's device rate
+    (``scenario``: the file's scenario, when already loaded)."""
+    if config.rate_hz is not None:
+        return config.rate_hz
+    base = scenario or spec.load(resolve_scenario(config.scenario))
+    return base.device.rate_hz
+
+
 def env_setup(config: EnvConfig) -> EnvSetup:
     """Resolve and check an environment file (errors name the id and the field)."""
     base = spec.load(resolve_scenario(config.scenario))
     if base.device.kind == "none":
         raise ValueError(f"{config.id}: scenario {base.name!r} has no device to control")
     r = config.randomization
-    rate_hz = config.rate_hz or base.device.rate_hz
+    rate_hz = decision_rate_hz(config, base)
     # a whole number of the agent's steps (the last one is never cut short)
     ticks = math.ceil(config.episode_s * rate_hz - 1e-9)
     run = base.run.model_copy(
@@ -73,8 +82,8 @@ def env_setup(config: EnvConfig) -> EnvSetup:
         }
     )
     update: dict[str, Any] = {"run": run}
-    if config.rate_hz is not None:
-        update["device"] = base.device.model_copy(update={"rate_hz": config.rate_hz})
+    if rate_hz != base.device.rate_hz:
+        update["device"] = base.device.model_copy(update={"rate_hz": rate_hz})
     scenario = base.model_copy(update=update)
     generator = base.course.generate
     if r.course and (generator is None or generator.kind == "terrain"):

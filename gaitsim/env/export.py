@@ -18,6 +18,7 @@ import numpy as np
 
 from gaitsim._io import atomic_path, write_text
 from gaitsim.env.config import EnvConfig
+from gaitsim.env.core import decision_rate_hz
 
 _ACTIVATIONS = {"Tanh": "tanh", "ReLU": "relu", "ELU": "elu"}
 
@@ -76,12 +77,7 @@ def export_policy(model: Any, config: EnvConfig, out_dir: Path, name: str = "pol
     with atomic_path(weights, suffix=".npz") as tmp:  # never a half-written weights file
         np.savez(tmp, **arrays)  # type: ignore[arg-type]
     signals = ", ".join(f'"{s}"' for s in config.observation.sensors)
-    rate_hz = config.rate_hz
-    if rate_hz is None:  # the scenario's device rate, which the policy was trained at
-        from gaitsim import spec
-        from gaitsim.catalogue import resolve_scenario
-
-        rate_hz = spec.load(resolve_scenario(config.scenario)).device.rate_hz
+    rate_hz = decision_rate_hz(config)  # the rate the policy was trained at
     toml = (
         f"# Exported by gaitsim export from a {type(model).__name__} policy trained on "
         f"{config.id}\n"

@@ -218,9 +218,9 @@ def train(config: TrainConfig, progress: Callable[[str], Any] = print) -> dict[s
             )
     write_text(out / RUN_FILE, json.dumps(run, indent=1))
     newest = _newest_checkpoint(checkpoints) if config.resume else None
-    from gaitsim.env.core import env_setup
+    from gaitsim.env.core import decision_rate_hz
 
-    gamma = discount(env_setup(env).scenario.device.rate_hz)
+    gamma = discount(decision_rate_hz(env))
     venv = _normalised(make_training_env(env, config.n_envs, config.seed), newest, gamma)
     if newest is not None:
         cls = sb3.PPO if config.algo == "ppo" else sb3.SAC

@@ -121,7 +121,11 @@ class GaitVectorEnv(gym.vector.VectorEnv):
         self._on_course = bool(scenario.course.elements)
         self._runners: list[CourseRunner | None] = [None] * n
         self._pushes: list[tuple[Push, ...]] = [()] * n
-        self._rows = [_Member(batch, self._bind, self._geom_xpos, i) for i in range(n)]
+        self._rows = (
+            [_Member(batch, self._bind, self._geom_xpos, i) for i in range(n)]
+            if self._on_course
+            else []
+        )
         layout = PATIENT_LAYOUT + COURSE_INPUTS if self._on_course else PATIENT_LAYOUT
         self._course_in = np.zeros((n, sum(k for _, k in COURSE_INPUTS)), np.float32)
         controller, _ = patient_controller(scenario, n_muscles)
