@@ -4,7 +4,7 @@ import pytest
 from course_traces import FOOT_M, crafted, walk
 
 from gaitsim.metrics.course import score_course
-from gaitsim.sim.trace import Event
+from gaitsim.sim.trace import Event, Trace
 
 
 def _outcomes(score):
@@ -23,6 +23,36 @@ def test_obstacle_hit_only_when_a_foot_touches_inside_the_zone():
     score = score_course(crafted(steps, elements, 6.0))
     assert _outcomes(score) == ["avoided", "hit", "avoided", "hit", "not_reached"]
     assert score["obstacles"] == {"n": 5, "judged": 4, "avoided": 2, "success_rate": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("load_bw", "outcome"), [(0.0, "avoided"), (0.015, "avoided"), (0.2, "hit")]
+)
+def test_a_toe_skimming_the_zone_touches_it_only_when_the_force_plate_feels_it(load_bw, outcome):
+    """Push-off: after its stance (toe flat at 1.45) the left toe slides at ground level
+    across a zone just ahead (1.51-1.57 inside 1.50-1.75) for 30 ms, then presses once more
+    behind it. The gait events bridge the 30 ms (shorter than a phase) and call the foot
+    loaded throughout; only the sample's own force above TOUCH_BW (2 % body weight) makes
+    the slide a contact, as on the C-Mill's force plate."""
+    from course_traces import MASS_KG
+
+    from gaitsim.metrics.course import TOUCH_BW
+
+    assert TOUCH_BW == 0.02
+    steps = walk(6)  # left heel at 1.2 from 1.6 s to 2.25 s
+    trace = crafted(steps, [{"kind": "obstacle", "at_m": 1.5, "length_m": 0.25}], 4.0)
+    t = trace.time_s
+    bw = MASS_KG * 9.81
+    slide, press = (t >= 2.25) & (t < 2.28), (t >= 2.28) & (t < 2.29)
+    toe, grf = trace["toe_left_pos_m"].copy(), trace["grf_left_n"].copy()
+    toe[slide, 0] = 1.51 + 2.0 * (t[slide] - 2.25)
+    toe[slide | press, 2] = 0.0
+    toe[press, 0] = 1.45
+    grf[slide, 2] = load_bw * bw
+    grf[press, 2] = 0.3 * bw
+    channels = {**trace.channels, "toe_left_pos_m": toe, "grf_left_n": grf}
+    skimmed = Trace(t, channels, trace.events, trace.meta)
+    assert _outcomes(score_course(skimmed)) == [outcome]
 
 
 def test_target_hit_only_when_the_foot_lands_inside_and_reported_per_leg():

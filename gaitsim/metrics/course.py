@@ -3,10 +3,13 @@ hit or avoided, hit or missed, crossed or not, and a session score.
 
 Operational definitions (REFERENCES 7; Timmermans et al. 2016, Heeren et al. 2013):
 
-- a foot *touches* the ground inside a zone when, while loaded (the gait events' hysteresis on
-  its vertical force, ``gaitsim.metrics.events``), the part of it on the ground overlaps the
-  zone: the span between its heel and toe contact points where both are within
-  ``CONTACT_TOL_M`` of the ground, the one that is, else its centre of pressure;
+- a foot *touches* the ground inside a zone when, at a sample where it carries more than
+  ``TOUCH_BW`` of body weight (what the C-Mill's force plate registers as foot contact), the
+  part of it on the ground overlaps the zone: the span between its heel and toe contact
+  points where both are within ``CONTACT_TOL_M`` of the ground, the one that is, else its
+  centre of pressure. The sample's own force counts, not the gait events' hysteresis: a toe
+  skimming the ground unloaded in early swing (the events still call the foot loaded until
+  the phase has lasted ``MIN_PHASE_S``) is no contact, while a loaded scuff is;
 - an **obstacle** (projected zone) is *avoided* when no foot touches inside it, else *hit*;
 - a **target** is *hit* when a step lands in it: the step's centre of pressure at mid-stance
   (halfway between heel strike and toe-off) lies inside; the step judged is the nearest
@@ -34,14 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from gaitsim.constants import SIDES
-from gaitsim.metrics.events import SideEvents, detect_events
+from gaitsim.constants import SIDES, grf_channel
+from gaitsim.metrics.events import OFF_BW, SideEvents, body_weight_n, detect_events
 from gaitsim.model.terrain import extent, ground_height, ground_profile
 from gaitsim.sim.trace import Trace
 from gaitsim.spec import Course
 
 #: A contact point (lowest point of the heel or toe sphere) this close to the ground touches it.
 CONTACT_TOL_M = 0.01
+#: A foot carrying more than this fraction of body weight is on the ground: the gait events'
+#: off-threshold (``gaitsim.metrics.events.OFF_BW``), the force a force plate still registers.
+TOUCH_BW = OFF_BW
 
 #: Results of an element, by kind.
 OUTCOMES = ("avoided", "hit", "missed", "crossed", "failed", "scored", "not_reached")
@@ -58,17 +64,14 @@ def _along(trace: Trace, x: np.ndarray) -> np.ndarray:
     return x - np.asarray(trace["belt_pos_m"], float) if "belt_pos_m" in trace else x
 
 
-def foot_spans(
-    trace: Trace, course: Course, events: Mapping[str, SideEvents]
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def foot_spans(trace: Trace, course: Course) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per side, (lo, hi) along the course (T,) of the foot's part on the ground; NaN where
-    the foot is not loaded (``events``: the trace's gait events)."""
+    the foot carries no more than ``TOUCH_BW`` of body weight."""
     profile = ground_profile(course.elements)
+    bw = body_weight_n(trace.meta)
     out = {}
     for side in SIDES:
-        lo = np.full(len(trace), np.nan)
-        hi = np.full(len(trace), np.nan)
-        loaded = events[side].loaded
+        loaded = np.asarray(trace[grf_channel(side)][:, 2], float) > TOUCH_BW * bw
         heel, toe = trace[f"heel_{side}_pos_m"], trace[f"toe_{side}_pos_m"]
         points = []
         for p in (heel, toe):
@@ -122,7 +125,7 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
     leg = float(trace.meta.get("body", {}).get("leg_length_m", 0.9))
     end_s = float(time_s[-1])
     events = detect_events(trace)
-    spans = foot_spans(trace, course, events)
+    spans = foot_spans(trace, course)
     toes = np.maximum(*(_along(trace, trace[f"toe_{s}_pos_m"][:, 0]) for s in SIDES))
     steps = landings(trace, events)
     appeared = {

@@ -27,6 +27,7 @@ import mujoco
 import numpy as np
 
 from gaitsim import constants as C
+from gaitsim.metrics.course import TOUCH_BW
 from gaitsim.model.assemble import BELT_SPEED_GAIN, FOOT_VERTICAL_FORCE, BuiltModel
 from gaitsim.model.terrain import ground_profile
 from gaitsim.neural.reflex import CONTACT_LOAD_BW
@@ -128,10 +129,10 @@ class CourseRunner:
 
     def touches(self, data: mujoco.MjData) -> list[int]:
         """The projected obstacles (element indices) a foot touches now for the first time:
-        a foot carrying more than ``CONTACT_LOAD_BW`` body weight whose heel-to-toe span
-        overlaps an appeared zone. The online form of the scoring's rule (which takes the
-        gait events' hysteresis and the contact points' height from a whole trace): a
-        reward's view, not the session's score."""
+        a foot carrying more than the scoring's ``TOUCH_BW`` of body weight whose heel-to-toe
+        span overlaps an appeared zone. The online form of the scoring's rule (which also asks
+        the contact points' height, and takes a stance's centre of pressure where neither
+        point is down): a reward's view, not the session's score."""
         open_ = [
             (i, e)
             for i, e in self._projected
@@ -139,7 +140,7 @@ class CourseRunner:
         ]
         if not open_:
             return []
-        loaded = data.sensordata[self._loads] > CONTACT_LOAD_BW * self._bw
+        loaded = data.sensordata[self._loads] > TOUCH_BW * self._bw
         if not loaded.any():
             return []
         heel = self._along(data, data.geom_xpos[self._heels, 0])[loaded]
