@@ -469,6 +469,8 @@ class CoursePlanner(_Frozen):
     course blind (the reflexes alone)."""
 
     enabled: bool = True
+    # the forward model's prior gain: L sin(c0) / step_gain metres of step per radian of
+    # offset, until the patient's own steps have been fitted
     step_gain: Annotated[float, Field(ge=0.0, le=3.0)] = 0.8
     lift_rad_per_m: Annotated[float, Field(ge=0.0, le=20.0)] = 7.0
     margin_m: Annotated[float, Field(ge=0.0, le=0.3)] = 0.05

@@ -110,8 +110,9 @@ def test_planner_steps_clear_of_a_zone_aims_at_targets_and_drive_limits_it():
     def inside(land: np.ndarray) -> np.ndarray:
         return np.clip(np.minimum(land + 0.27, 4.36) - np.maximum(land - 0.05, 4.0), 0, None)
 
+    per_rad = 0.93 * np.sin(np.radians(70)) / 0.8  # the prior gain (no steps fitted yet)
     for heel in np.arange(2.5, 4.4, 0.02):
-        change, _ = p._change(heel + 0.63, 0.63, [zone], "left")
+        change, _ = p._change(heel + 0.63, 0.63, per_rad, [zone], "left")
         land = heel + 0.63 + change
         clear = land + 0.22 + 0.05 <= 4.0 + 1e-9 or land - 0.05 >= 4.36 - 1e-9
         reachable = heel + 0.63 + np.linspace(-0.19, 0.2843, 200)
@@ -144,3 +145,28 @@ def test_the_healthy_preset_steps_up_a_10_cm_curb_without_falling_in_8_of_10_sta
         (curb,) = score_course(trace)["elements"]
         good += curb["outcome"] == "crossed" and trace.meta["termination"]["reason"] == "completed"
     assert good >= 8
+
+
+def test_the_planner_learns_each_legs_step_and_its_gain_from_its_own_steps():
+    """Forward model: an asymmetric gait (left steps 0.50 m, right 0.70 m) whose steps change
+    by -1.5 m per radian of offset (the prior says -L sin(c0) / step_gain = -1.09): after
+    30 steps the fit has both (near enough), and a planned change becomes change / -1.5 rad."""
+    p = Planner(0.93, 0.22, [1.0, 1.0])
+    assert p._fit() == pytest.approx([0.6975, 0.6975, -1.0923], abs=1e-3)  # prior only
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        k, offset = i % 2, float(rng.choice([0.0, -0.1, 0.1]))
+        p._model_steps.append((k, offset, [0.5, 0.7][k] - 1.5 * offset))
+    a_left, a_right, gain = p._fit()
+    # pulled towards the prior: one step's weight for a; for g, 0.1 rad^2 against the ~0.2
+    # rad^2 of these offsets, so two thirds of the way from -1.09 to -1.5
+    assert (a_left, a_right) == pytest.approx((0.5, 0.7), abs=0.02)
+    assert -1.5 < gain < -1.3
+    # at the left foot's lift-off the landing is predicted a_left ahead of the right heel
+    p._landed = [3.0, 3.3]
+    zone = Zone("avoid", 3.7, 4.0)  # 3.3 + 0.5 lands in it: the step must change
+    out = p.update(1.0, np.array([3.0, 3.3]), np.array([False, True]), [zone])
+    (d,) = p.decisions
+    assert d["expected_step_m"] == pytest.approx(a_left)
+    assert d["land_m"] == pytest.approx(3.3 + a_left + d["step_change_m"])
+    assert out[0] == pytest.approx(d["step_change_m"] / gain, rel=1e-5)

@@ -233,7 +233,7 @@ def test_the_obstacle_term_counts_what_the_course_scoring_calls_hit(tmp_path):
     path = tmp_path / "healthy-obstacles.toml"
     path.write_text(healthy, encoding="utf-8")
     config = load_env_config("obstacle-course-assist").model_copy(
-        update={"scenario": str(path), "episode_s": 12.0}
+        update={"scenario": str(path), "episode_s": 20.0}
     )
     env = GaitEnv(config, record=True)
     env.reset(seed=0)

@@ -4,8 +4,15 @@ angle and swing-knee target (Song & Geyer 2015 modulate exactly these two to neg
 obstacles and stairs; ``gaitsim.neural.reflex``).
 
 At each lift-off (and again when a new zone comes into sight early in the swing) the planner
-predicts where the swinging heel will land (the stance heel where it landed plus the median
-of the last unadjusted steps) and, against the elements it sees then:
+predicts where the swinging heel will land with a forward model of its own steps, learnt as
+it walks: step length = a_leg + g x leg-angle offset, a least-squares fit over the last
+``MODEL_STEPS`` steps (the offset held at each touchdown, the heel-to-heel step), pulled
+towards a prior (a_leg: the median of the last unadjusted steps; g: -L sin(c0) /
+``step_gain``). People calibrate their stepping to what their steps turn out to be (an
+internal forward model; Wolpert & Kawato 1998 [memory]); here it makes the offset of a planned
+change match the leg's actual gain (fitted about -1.15 m/rad on the healthy preset, against
+-1.09 assumed by the defaults) and gives each leg its own step (a hemiparetic gait's differ).
+Against the elements it sees then:
 
 - projected obstacle zones and boxes: it plans this landing and the next two (a step length
   apart) clear of them, a margin on both sides, with the least sum of squared step changes
@@ -16,13 +23,12 @@ of the last unadjusted steps) and, against the elements it sees then:
 - an edge that rises within the step (a box, a curb up, a stair): the knee flexes more in
   swing and the ankle is held dorsiflexed, in proportion to the rise.
 
-A step change of D metres becomes a leg-angle offset of -gain D / (L sin c0) (the foot lands
-L cos(alpha) ahead of the hip); offsets and lifts are capped and scaled by the side's
-descending drive: the adjustment is a voluntary, supraspinal command, and a weak paretic leg
-adapts less (fewer and smaller adjustments: Said et al. 1999, obstacle crossing after stroke
-[memory]), so impairment limits it without a separate code path. The planner's numbers are
-modelling choices set by hand on the obstacle scenarios (README, "Courses"), not yet fitted
-with ``gaitsim tune``.
+A step change of D metres becomes a leg-angle offset of D / g; offsets and lifts are capped
+and scaled by the side's descending drive: the adjustment is a voluntary, supraspinal
+command, and a weak paretic leg adapts less (fewer and smaller adjustments: Said et al.
+1999, obstacle crossing after stroke [memory]), so impairment limits it without a separate
+code path. The planner's numbers are modelling choices set by hand on the obstacle scenarios
+(README, "Courses"), not yet fitted with ``gaitsim tune``.
 """
 
 from __future__ import annotations
@@ -51,6 +57,11 @@ C0_RAD = 70 * math.pi / 180  # the nominal target leg angle (reflex c0)
 
 #: Landings planned ahead: this step and the next two.
 LOOKAHEAD = 3
+
+#: Steps the forward model is fitted on, and the weight of its prior (in steps for a_leg; for
+#: g, in rad^2 of offsets: about ten adjusted steps' worth).
+MODEL_STEPS = 30
+PRIOR_WEIGHT = np.array([1.0, 1.0, 0.1])
 
 #: Cost of a metre of foot inside an avoid zone (or its margin), against squared step
 #: changes (m^2, at most ~0.1): any overlap outweighs any change.
@@ -90,6 +101,9 @@ class Planner:
         self._adjusted = np.zeros(2, bool)
         self._landed = [math.nan, math.nan]  # heel along the course at each leg's touchdown
         self._steps: list[float] = []
+        # the forward model's data: (leg, offset held at touchdown, step), and its fit
+        self._model_steps: list[tuple[int, float, float]] = []
+        self._model = self._prior()
         self._out = np.zeros(sum(n for _, n in COURSE_INPUTS), np.float32)
         self.decisions: list[dict[str, Any]] = []
 
@@ -117,16 +131,38 @@ class Planner:
                 # steps between landing heels: a stance heel rises and rolls forward later
                 self._landed[k] = float(heel_m[k])
                 step = self._landed[k] - self._landed[1 - k]
-                if not self._adjusted[k] and 0.0 < step < 2.0 * self._leg:
-                    self._steps.append(step)
+                if 0.0 < step < 2.0 * self._leg:
+                    if not self._adjusted[k]:
+                        self._steps.append(step)
+                    self._model_steps.append((k, float(self._out[k]), step))
                 self._out[k] = self._out[2 + k] = 0.0
                 self._loaded[k], self._since[k], self._adjusted[k] = True, time_s, False
             elif not loaded[k] and self._loaded[k] and held >= MIN_PHASE_S and loaded[1 - k]:
                 self._loaded[k], self._since[k] = False, time_s  # lift-off
+                self._model = self._fit()
                 self._plan(time_s, k, self._stance_heel(k, heel_m), float(heel_m[k]), zones)
             elif not self._loaded[k] and held <= s.replan_s and frozenset(zones) != self._seen[k]:
                 self._plan(time_s, k, self._stance_heel(k, heel_m), float(heel_m[k]), zones)
         return self._out.copy()
+
+    def _prior(self) -> np.ndarray:
+        """The forward model (a_left, a_right, g) before data: the expected step, moved by
+        L sin(c0) / step_gain per radian (the foot lands L cos(alpha) ahead of the hip)."""
+        gain = -self._leg * math.sin(C0_RAD) / max(self._s.step_gain, 1e-6)
+        return np.array([self.step_length_m, self.step_length_m, gain])
+
+    def _fit(self) -> np.ndarray:
+        """The forward model (a_left, a_right, g), refitted on the last MODEL_STEPS steps:
+        least squares pulled towards :meth:`_prior` by PRIOR_WEIGHT."""
+        prior = self._prior()
+        if not self._model_steps:
+            return prior
+        rows = np.array(self._model_steps[-MODEL_STEPS:])
+        x = np.zeros((len(rows), 3))
+        x[np.arange(len(rows)), rows[:, 0].astype(int)] = 1.0
+        x[:, 2] = rows[:, 1]
+        weight = np.diag(PRIOR_WEIGHT)
+        return np.linalg.solve(x.T @ x + weight, x.T @ rows[:, 2] + weight @ prior)
 
     def _stance_heel(self, k: int, heel_m: np.ndarray) -> float:
         """The stance foot's heel where it landed (its current heel before any landing)."""
@@ -134,11 +170,12 @@ class Planner:
         return landed if math.isfinite(landed) else float(heel_m[1 - k])
 
     def _change(
-        self, land: float, step: float, zones: Sequence[Zone], side: str
+        self, land: float, step: float, per_rad: float, zones: Sequence[Zone], side: str
     ) -> tuple[float, str]:
         """The step change (m) and why: aim at a target in reach, else keep this landing and
         the next LOOKAHEAD - 1 clear of every avoid zone with the least sum of squared
-        changes (the least inside them when nothing clears them)."""
+        changes (the least inside them when nothing clears them). ``per_rad``: metres of
+        step per radian of offset, the caps' scale."""
         for z in zones:
             if z.kind == "target" and z.side in (None, side):
                 aim = (z.a + z.b) / 2 - self._foot / 2
@@ -147,7 +184,6 @@ class Planner:
         if not any(z.kind == "avoid" for z in zones):
             return 0.0, ""
         # the changes the leg-angle cap allows, within the step's own limits
-        per_rad = self._leg * math.sin(C0_RAD) / max(self._s.step_gain, 1e-6)
         longest = min(MAX_LENGTHEN * step, self._s.max_offset_rad * per_rad)
         shortest = min(MAX_SHORTEN * step, self._s.max_shorten_rad * per_rad)
         grid = np.linspace(-shortest, longest, 25)
@@ -182,15 +218,16 @@ class Planner:
         s, step = self._s, self.step_length_m
         side = C.SIDES[k]
         self._seen[k] = frozenset(zones)
-        land = stance_heel + step
-        change, why = self._change(land, step, zones, side)
+        land = stance_heel + float(self._model[k])
+        gain = min(float(self._model[2]), -0.1)  # m/rad: a longer step has a smaller angle
+        change, why = self._change(land, step, -gain, zones, side)
         land += change
         lift = 0.0
         for z in zones:  # an edge to clear between the swing foot and its landing
             if z.kind == "rise" and swing_heel < z.a <= land + self._foot + s.margin_m:
                 lift = max(lift, s.lift_rad_per_m * z.rise_m)
         drive = float(self._drive[k])
-        offset = -s.step_gain * change / (self._leg * math.sin(C0_RAD))
+        offset = change / gain
         offset = float(np.clip(offset, -s.max_offset_rad, s.max_shorten_rad)) * drive
         before = (float(self._out[k]), float(self._out[2 + k]))
         self._out[k] = offset
@@ -203,7 +240,8 @@ class Planner:
                     "side": side,
                     "why": why or "clear",
                     "stance_heel_m": stance_heel,
-                    "expected_step_m": step,
+                    "expected_step_m": float(self._model[k]),
+                    "land_m": land,
                     "step_change_m": change,
                     "offset_rad": offset,
                     "lift_rad": float(self._out[2 + k]),
