@@ -9,9 +9,11 @@ it walks: step length = a_leg + g x leg-angle offset, a least-squares fit over t
 ``MODEL_STEPS`` steps (the offset held at each touchdown, the heel-to-heel step), pulled
 towards a prior (a_leg: the median of the last unadjusted steps; g: -L sin(c0) /
 ``step_gain``). People calibrate their stepping to what their steps turn out to be (an
-internal forward model; Wolpert & Kawato 1998 [memory]); here it makes the offset of a planned
-change match the leg's actual gain (fitted about -1.15 m/rad on the healthy preset, against
--1.09 assumed by the defaults) and gives each leg its own step (a hemiparetic gait's differ).
+internal forward model; Wolpert & Kawato 1998 [memory]); here it matches the offset of a
+planned change to the leg's gain as it is now (on the healthy obstacle session the fitted g
+ranges -0.95 to -1.34 m/rad, median -1.09 to -1.18, against the prior's -1.09) and its
+expected step to all recent steps, adjusted ones included, and gives each leg its own step (a
+hemiparetic gait's differ).
 Against the elements it sees then:
 
 - projected obstacle zones and boxes: it plans this landing and the next two (a step length
@@ -34,6 +36,7 @@ code path. The planner's numbers are modelling choices set by hand on the obstac
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,7 +105,7 @@ class Planner:
         self._landed = [math.nan, math.nan]  # heel along the course at each leg's touchdown
         self._steps: list[float] = []
         # the forward model's data: (leg, offset held at touchdown, step), and its fit
-        self._model_steps: list[tuple[int, float, float]] = []
+        self._model_steps: deque[tuple[int, float, float]] = deque(maxlen=MODEL_STEPS)
         self._model = self._prior()
         self._out = np.zeros(sum(n for _, n in COURSE_INPUTS), np.float32)
         self.decisions: list[dict[str, Any]] = []
@@ -157,7 +160,7 @@ class Planner:
         prior = self._prior()
         if not self._model_steps:
             return prior
-        rows = np.array(self._model_steps[-MODEL_STEPS:])
+        rows = np.array(self._model_steps)
         x = np.zeros((len(rows), 3))
         x[np.arange(len(rows)), rows[:, 0].astype(int)] = 1.0
         x[:, 2] = rows[:, 1]
