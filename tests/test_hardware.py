@@ -495,7 +495,9 @@ def test_a_killed_twin_ends_the_loop_safely_and_says_why(twin, tmp_path) -> None
 
     address, server, scenario = twin
     setup = device_setup(scenario)
-    adapter = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, KEY, address, lost_after_s=0.2)
+    # the adapter's default 0.5 s to call the twin lost: once (1 of ~20 suite runs) a loaded
+    # machine kept the first answer from coming within 0.2 s, and the loop ended before the kill
+    adapter = TwinAdapter(setup.layout, setup.limits, setup.rate_hz, KEY, address)
     log = LoopLog(tmp_path / "killed.mcap")
     result = run_loop(
         adapter,
@@ -512,7 +514,7 @@ def test_a_killed_twin_ends_the_loop_safely_and_says_why(twin, tmp_path) -> None
     assert ("watchdog", "joints [0] stale for 2 ticks") in events
     assert result.reason == "hardware_error" and "twin lost" in result.detail
     written = np.array(result.written)[:, 0]
-    assert 300 < result.ticks < 400
+    assert 300 < result.ticks < 300 + 0.5 * setup.rate_hz + 20
     # the last fresh measurement came at or before the kill; the first stale tick holds
     # the last torque, the second and every later one writes zero
     last = max(k for k, fresh in enumerate(result.fresh) if fresh)
