@@ -618,6 +618,16 @@ def compare_cmd(
     help="Weight of the muscles' activation heat per kg and metre (Umberger 2003) in the cost.",
 )
 @click.option(
+    "--step-adjust",
+    "step_adjust",
+    type=click.FloatRange(0.0, 0.5),
+    default=0.0,
+    show_default=True,
+    help="For courses: every other swing on average gets a random target-leg-angle offset "
+    "up to this (rad), as the course planner's step adjustments, and the cost adds how far "
+    "steps land from the walker's own linear model of step length on offset.",
+)
+@click.option(
     "--curriculum",
     type=click.IntRange(1, 20),
     default=1,
@@ -645,6 +655,7 @@ def tune_cmd(
     min_step_ratio: float,
     torque_noise: float,
     metabolic_weight: float,
+    step_adjust: float,
     curriculum: int,
     resume: bool,
     seed: int | None,
@@ -694,6 +705,7 @@ def tune_cmd(
         min_step_ratio=min_step_ratio,
         torque_noise_nm=torque_noise,
         metabolic_weight=metabolic_weight,
+        step_adjust_rad=step_adjust,
         seed=1 if seed is None else seed,
     )
     start = (reflex_lr, initial)
@@ -739,6 +751,7 @@ _REFLEX_ONLY = (
     "min_step_ratio",
     "torque_noise",
     "metabolic_weight",
+    "step_adjust",
     "curriculum",
 )
 

@@ -69,6 +69,22 @@ def test_a_walker_whose_foot_never_leaves_the_ground_pays_for_it():
     assert dragging > stepping + 90
 
 
+def test_a_walker_whose_steps_stray_from_its_offsets_or_ignore_them_pays_for_it():
+    base = dict(alive=(10,) * 4, fell=(False,) * 4, distance=(12,) * 4, speed=(1.2,) * 4)
+    r = dataclasses.replace(
+        _result(**base),
+        placement_sd_m=np.array([0.02, 0.05, 0.02, np.nan]),
+        placement_gain_m_rad=np.array([-1.1, -1.1, -0.4, np.nan]),
+    )
+    precise, scattered, deaf, unfitted = cost(r, 10.0, 1.25)
+    assert scattered == pytest.approx(precise + 3.0)  # 1 per cm of scatter
+    assert deaf == pytest.approx(precise + 5.0)  # half the least gain: half of 10
+    assert unfitted > scattered + 10
+    # without step adjustments (no placement figures) nothing is added
+    assert cost(_result(**base), 10.0, 1.25)[0] == pytest.approx(precise - 2.0)
+    assert cost(r, 10.0, 1.25, placement_weight=0.0)[0] == pytest.approx(precise - 2.0)
+
+
 def test_a_walker_whose_foot_lands_level_with_the_other_pays_for_it():
     """A step-to gait (one foot never passes the other) is not the gait the cost asks for."""
     base = dict(alive=(10,) * 4, fell=(False,) * 4, distance=(12,) * 4, speed=(1.2,) * 4)
@@ -200,3 +216,32 @@ def test_torque_noise_disturbs_the_batch_reproducibly():
     assert noisy[0].distance_m[0] != noisy[0].distance_m[1]  # each member its own noise
     assert np.array_equal(noisy[0].distance_m, noisy[1].distance_m)  # seeded
     assert not np.allclose(noisy[0].distance_m, quiet.distance_m)
+
+
+def test_step_adjustments_lengthen_steps_by_their_offset_on_common_random_numbers():
+    """Random step offsets (as a course planner's) reach the reflex controller through the
+    course inputs: negative offsets lengthen the step (a negative fitted gain); members of one
+    stream get the same offsets, so identical candidates cost the same."""
+    from gaitsim.model import build_scenario
+    from gaitsim.neural.parameters import mapping_from_vector
+    from gaitsim.sim.batch import StepAdjustments, rollout
+    from gaitsim.sim.initial import gait_state
+    from gaitsim.sim.sensing import body_index
+
+    sc = spec.from_dict({"controller": {"kind": "reflex", "parameters": "healthy.json"}})
+    built = build_scenario(sc)
+    gains, initial, _ = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))
+    q, v = gait_state(
+        built.model, body_index(built.model), mapping_from_vector(rc.INITIAL_STATE, initial)
+    )
+    ctrls = [rc.reflex_controller(sc.patient, gains, 200.0)] * 4
+    qs, vs = np.stack([q] * 4), np.stack([v] * 4)
+    adjusted = rollout(
+        built, ctrls, qs, vs, 8.0, step_adjustments=StepAdjustments(0.15, seed=3, streams=2)
+    )
+    assert not adjusted.fell.any()
+    gain, sd = adjusted.placement_gain_m_rad, adjusted.placement_sd_m
+    assert gain[0] == gain[2] and gain[1] == gain[3] and gain[0] != gain[1]
+    assert np.all(gain < -0.5) and np.all(sd < 0.1)  # ~1 m per rad: the planner's prior
+    plain = rollout(built, ctrls[:1], qs[:1], vs[:1], 8.0)
+    assert plain.placement_sd_m is None and plain.placement_gain_m_rad is None

@@ -23,6 +23,12 @@ episode at a mean speed of at least v_min = v_target / 2 (SCONE's minimum veloci
   optimiser found "step-to" gaits where the paretic foot lands level with or behind the other
   at 170 steps/min; hemiparetic patients keep a step-length ratio of about 1-2 (Patterson
   et al. 2008, Arch Phys Med Rehabil 89:304 [memory]), so r_min = 0.5 by default,
+  + with ``step_adjust_rad`` (``gaitsim tune --step-adjust``), for courses: every other swing
+  on average gets a random target-leg-angle offset (``sim.batch.StepAdjustments``, the
+  course planner's command), and the walker pays 1 per cm of its steps' scatter about its
+  own linear model of step length on offset (the forward model the planner fits) and up to
+  10 as that model's gain falls below 0.8 m/rad (a walker deaf to the offsets): a planner
+  can only place the feet as precisely as the steps follow its offsets,
   capped at 399, so any walker beats any non-walker (survival first, as in Geyer & Herr 2010).
 
 Every generation is checkpointed (the optimiser's state, pickled for resuming only) and logged;
@@ -51,7 +57,7 @@ from gaitsim.model.impairment import toward_healthy
 from gaitsim.neural import controller as rc
 from gaitsim.neural import reflex
 from gaitsim.neural.parameters import from_unit, mapping_from_vector, to_unit
-from gaitsim.sim.batch import RolloutResult, TorqueNoise, rollout
+from gaitsim.sim.batch import RolloutResult, StepAdjustments, TorqueNoise, rollout
 from gaitsim.sim.initial import gait_state, perturbed
 from gaitsim.sim.sensing import body_index
 from gaitsim.spec import Scenario
@@ -59,6 +65,9 @@ from gaitsim.spec import Scenario
 SURVIVOR_COST_CAP = 399.0
 MIN_SWING_FRACTION = 0.2
 MIN_STEP_RATIO = 0.5
+#: The least step change per radian of leg-angle offset a walker tuned for courses must show
+#: (m/rad): the planner's prior is L sin(c0) / 0.8 = 1.09 for the healthy preset.
+MIN_PLACEMENT_GAIN_M_RAD = 0.8
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,10 @@ class TuneConfig:
     torque_noise_nm: float = 0.0
     #: weight of the activation heat per kg and metre (J/(kg m)) in the cost (0: none)
     metabolic_weight: float = 0.0
+    #: for courses: random step adjustments up to this leg-angle offset (rad; 0: none), see
+    #: StepAdjustments, and the weight of the placement terms they add to the cost
+    step_adjust_rad: float = 0.0
+    placement_weight: float = 1.0
     #: stop early once the best candidate walks (cost below SURVIVOR_COST_CAP) and at least
     #: this many generations have run (curriculum stages); None: run every generation
     stop_walking_after: int | None = None
@@ -96,6 +109,7 @@ def cost(
     min_step_ratio: float = MIN_STEP_RATIO,
     metabolic_weight: float = 0.0,
     mass_kg: float = 1.0,
+    placement_weight: float = 1.0,
 ) -> np.ndarray:
     """Cost per member (lower is better); see the module docstring."""
     v_min = 0.5 * target_speed_m_s
@@ -111,10 +125,24 @@ def cost(
         + 100 * np.maximum(MIN_SWING_FRACTION - r.swing_fraction, 0) / MIN_SWING_FRACTION
         + _step_penalty(r.step_length_m, min_step_ratio)
         + metabolic_weight * r.activation_heat_j / mass_kg / np.maximum(r.distance_m, 0.1)
+        + placement_weight * _placement_penalty(r)
     )
     walking = ~r.fell & (mean_speed >= v_min)
     out = np.where(walking, np.minimum(walk, SURVIVOR_COST_CAP), fail)
     return np.where(np.isfinite(out), out, 1000.0)
+
+
+def _placement_penalty(r: RolloutResult) -> np.ndarray:
+    """With step adjustments: 1 per cm of the steps' scatter about the member's own linear
+    model of step on offset, plus up to 10 as the model's gain falls below
+    MIN_PLACEMENT_GAIN_M_RAD (a walker that ignores the offsets cannot adjust a step); an
+    unfitted member (too few steps) counts 20 cm of scatter."""
+    if r.placement_sd_m is None or r.placement_gain_m_rad is None:
+        return np.zeros(len(r.alive_s))
+    sd = np.nan_to_num(r.placement_sd_m, nan=0.2)
+    gain = np.nan_to_num(np.abs(r.placement_gain_m_rad), nan=0.0)
+    weak = np.maximum(MIN_PLACEMENT_GAIN_M_RAD - gain, 0) / MIN_PLACEMENT_GAIN_M_RAD
+    return 100 * sd + 10 * weak
 
 
 def _step_penalty(step_length_m: np.ndarray, min_ratio: float) -> np.ndarray:
@@ -193,6 +221,9 @@ def evaluate(
         TorqueNoise(config.torque_noise_nm, seed=config.seed * 100_003 + generation)
         if config.torque_noise_nm > 0
         else None,
+        StepAdjustments(config.step_adjust_rad, seed=config.seed * 100_019 + generation, streams=k)
+        if config.step_adjust_rad > 0
+        else None,
     )
     costs = cost(
         result,
@@ -201,11 +232,12 @@ def evaluate(
         config.min_step_ratio,
         config.metabolic_weight,
         built.mass_kg,
+        config.placement_weight,
     )
     costs = costs.reshape(-1, k).mean(axis=1)
-    unperturbed = RolloutResult(
-        *(np.asarray(getattr(result, f.name))[::k] for f in dataclasses.fields(RolloutResult))
-    )
+    values: dict[str, Any] = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    own: dict[str, Any] = {n: None if v is None else np.asarray(v)[::k] for n, v in values.items()}
+    unperturbed = RolloutResult(**own)
     return costs, unperturbed
 
 
@@ -275,10 +307,7 @@ def tune(
             best = {
                 "cost": float(costs[k]),
                 "x": np.asarray(xs[k]),
-                "result": {
-                    f: float(getattr(result, f)[k])
-                    for f in ("alive_s", "distance_m", "speed_m_s", "effort")
-                },
+                "result": _summary(result, k),
             }
             _write_best(out_path, layout, best, scenario, config, generation)
         wall = wall0 + time.perf_counter() - t0
@@ -382,6 +411,8 @@ _RESUME_KEYS = (
     "min_step_ratio",
     "torque_noise_nm",
     "metabolic_weight",
+    "step_adjust_rad",
+    "placement_weight",
 )
 
 
@@ -418,6 +449,17 @@ def load_checkpoint(path: Path, config: Any, keys: tuple[str, ...]) -> dict[str,
     return saved
 
 
+def _summary(result: RolloutResult, k: int) -> dict[str, float]:
+    """What candidate ``k``'s own (unperturbed) run did, for the log and the file."""
+    out = {
+        f: float(getattr(result, f)[k]) for f in ("alive_s", "distance_m", "speed_m_s", "effort")
+    }
+    if result.placement_sd_m is not None and result.placement_gain_m_rad is not None:
+        out["placement_sd_m"] = float(result.placement_sd_m[k])
+        out["placement_gain_m_rad"] = float(result.placement_gain_m_rad[k])
+    return out
+
+
 def _write_best(
     out_path: Path,
     layout: Layout,
@@ -441,6 +483,9 @@ def _write_best(
             "population": config.population,
             "symmetric": config.symmetric,
             "min_step_ratio": config.min_step_ratio,
+            "perturbed_starts": config.perturbed_starts,
+            "torque_noise_nm": config.torque_noise_nm,
+            "step_adjust_rad": config.step_adjust_rad,
             "result": best["result"],
         },
     )

@@ -19,12 +19,14 @@ from gaitsim import constants as C
 from gaitsim.control.interface import Controller
 from gaitsim.control.loop import compile_for_batch, steps_per_tick
 from gaitsim.metrics.energy import activation_heat_weights
-from gaitsim.metrics.events import MIN_SWING_S
+from gaitsim.metrics.events import MIN_PHASE_S, MIN_SWING_S
 from gaitsim.metrics.events import OFF_BW as UNLOADED_BW
 from gaitsim.model import BuiltModel
 from gaitsim.model.assemble import FOOT_VERTICAL_FORCE, muscle_parameters
+from gaitsim.neural.reflex import CONTACT_LOAD_BW
+from gaitsim.neural.supraspinal import COURSE_INPUTS
 from gaitsim.sim.initial import FallLimits, quiet_mujoco_warnings, settle_activation
-from gaitsim.sim.sensing import body_index, measure
+from gaitsim.sim.sensing import PATIENT_LAYOUT, body_index, measure
 
 #: Vertical ground reaction above this many body weights counts as a spike (SCONE's
 #: MeasureGait10Grf15 penalises GRF > 1.5 BW).
@@ -46,6 +48,34 @@ class TorqueNoise:
 
 
 @dataclass(frozen=True)
+class StepAdjustments:
+    """Random voluntary step-length adjustments, as the course planner
+    (``gaitsim.neural.supraspinal``) makes them: at each lift-off, with ``probability``, the
+    swing leg's target leg angle gets an offset drawn uniformly from ``[-max_rad, max_rad]``
+    (negative lengthens the step), held until that foot lands. Tuning under them gives a
+    walker whose steps follow the offsets closely and who recovers from them, which a course
+    needs. Contact changes as the planner sees them: load above 0.1 body weight, a phase
+    lasting at least MIN_PHASE_S, a lift-off only while the other foot is loaded.
+
+    Member i draws from stream i % ``streams``, by swing count: members of one stream get
+    the same offsets at their k-th swing of each leg (tuning compares candidates on common
+    random numbers)."""
+
+    max_rad: float
+    probability: float = 0.5
+    seed: int = 0
+    streams: int = 1
+
+
+#: Steps before this time (s) are the start's transient: not used for the placement fit.
+PLACEMENT_FROM_S = 2.0
+#: Fewest fitted steps for a placement figure (else NaN).
+PLACEMENT_MIN_STEPS = 6
+#: Swings per leg drawn ahead for each stream (a longer rollout reuses them in turn).
+_SWINGS_DRAWN = 256
+
+
+@dataclass(frozen=True)
 class RolloutResult:
     """Per member (shape (N,)): what happened over the rollout."""
 
@@ -63,6 +93,11 @@ class RolloutResult:
     step_length_m: np.ndarray  # (N, 2) mean step length per side (left, right): heel x of the
     # foot minus that of the other when it lands after a swing (gaitsim.metrics' definition);
     # NaN for a side that took no such step
+    # with StepAdjustments: each step (heel to heel at touchdown, from PLACEMENT_FROM_S) fitted
+    # as a_left / a_right + g x the offset held, by least squares per member: the residual's
+    # standard deviation (m) and g (m/rad); NaN without adjustments or with too few steps
+    placement_sd_m: np.ndarray | None = None
+    placement_gain_m_rad: np.ndarray | None = None
 
 
 def rollout(
@@ -75,12 +110,15 @@ def rollout(
     fall_pitch_rad: float = 1.0,
     nthread: int = 2,
     torque_noise: TorqueNoise | None = None,
+    step_adjustments: StepAdjustments | None = None,
 ) -> RolloutResult:
     """Run N members (one controller each, same structure) from (N, nq)/(N, nv) states.
 
     A member ends when it falls or MuJoCo warns for it (the end criteria of
     :mod:`gaitsim.sim.initial`, as in ``simulate``); MuJoCo's warning text is kept off stdout.
-    ``torque_noise`` disturbs every leg joint of every member (robust tuning).
+    ``torque_noise`` disturbs every leg joint of every member (robust tuning);
+    ``step_adjustments`` feeds the controllers random step-length offsets through the course
+    inputs (``COURSE_INPUTS``; the controllers must read them, as the reflex controller does).
     """
     with quiet_mujoco_warnings():
         return _rollout(
@@ -93,6 +131,7 @@ def rollout(
             fall_pitch_rad,
             nthread,
             torque_noise,
+            step_adjustments,
         )
 
 
@@ -106,11 +145,14 @@ def _rollout(
     fall_pitch_rad: float,
     nthread: int,
     torque_noise: TorqueNoise | None,
+    step_adjustments: StepAdjustments | None,
 ) -> RolloutResult:
     model, n = built.model, len(controllers)
     muscles = slice(0, len(built.muscle_names))  # a device's motors follow, unpowered here
     index = body_index(model)
-    flat_params, flat_state, step = compile_for_batch(controllers, None)
+    layout = PATIENT_LAYOUT + COURSE_INPUTS if step_adjustments is not None else PATIENT_LAYOUT
+    flat_params, flat_state, step = compile_for_batch(controllers, None, layout)
+    adjust = _Adjuster(step_adjustments, n) if step_adjustments is not None else None
 
     x_q = index.qpos["pelvis_x"]
     limits = FallLimits.of(built, index, fall_height_fraction, fall_pitch_rad)
@@ -126,7 +168,8 @@ def _rollout(
     qpos[:], qvel[:] = qpos0, qvel0
 
     def observe() -> np.ndarray:
-        return measure(sensor, index)
+        obs = measure(sensor, index)
+        return obs if adjust is None else np.concatenate([obs, adjust.inputs()], axis=1)
 
     def excitation_now() -> np.ndarray:
         return np.asarray(step(flat_params, flat_state, observe())[1])
@@ -186,6 +229,8 @@ def _rollout(
         step_sum[a] += np.where(ended, heel_x - heel_x[:, ::-1], 0.0)
         step_count[a] += ended
         stretch[a] = np.where(up, stretch[a] + tick, 0.0)
+        if adjust is not None:
+            adjust.update((k + 1) * tick, sensor[:, load] > CONTACT_LOAD_BW * bw, heel_x, a)
         alive_s[a] += tick
         if k + 1 == n_ticks // 2:  # after n_ticks // 2 ticks: the start of the second half
             half_x = forward_x()
@@ -202,6 +247,68 @@ def _rollout(
     swing = swing_s.min(axis=1) / np.maximum(alive_s, 1e-9)
     with np.errstate(invalid="ignore"):
         steps = step_sum / step_count
+    placement = adjust.placement() if adjust is not None else (None, None)
     return RolloutResult(
-        alive_s, fell, x_end - x0, speed, effort, heat, limit_pen, spike, swing, steps
+        alive_s, fell, x_end - x0, speed, effort, heat, limit_pen, spike, swing, steps, *placement
     )
+
+
+class _Adjuster:
+    """The random step adjustments of a rollout (:class:`StepAdjustments`): each member's
+    contact phases, the offsets held, and the normal equations of its placement fit."""
+
+    def __init__(self, settings: StepAdjustments, n: int) -> None:
+        rng = np.random.default_rng(settings.seed)
+        shape = (settings.streams, 2, _SWINGS_DRAWN)
+        chosen = rng.random(shape) < settings.probability
+        self.table = np.where(chosen, rng.uniform(-settings.max_rad, settings.max_rad, shape), 0)
+        self.stream = np.arange(n) % settings.streams
+        self.swings = np.zeros((n, 2), int)
+        self.loaded = np.ones((n, 2), bool)
+        self.since = np.zeros((n, 2))
+        self.offset = np.zeros((n, 2))
+        self.xtx, self.xty = np.zeros((n, 3, 3)), np.zeros((n, 3))
+        self.yty, self.count = np.zeros(n), np.zeros(n)
+
+    def inputs(self) -> np.ndarray:
+        """The course inputs (offsets per leg, no swing lift), float32 (N, 4)."""
+        return np.concatenate([self.offset, np.zeros_like(self.offset)], axis=1).astype(np.float32)
+
+    def update(self, t: float, loaded: np.ndarray, heel_x: np.ndarray, alive: np.ndarray) -> None:
+        """One tick: ``loaded`` (N, 2) for all members, ``heel_x`` (alive members, 2)."""
+        held = t - self.since >= MIN_PHASE_S
+        live = alive[:, None]
+        down = live & loaded & ~self.loaded & held
+        up = live & ~loaded & self.loaded & held & loaded[:, ::-1]
+        members, legs = np.nonzero(down)
+        if members.size and t >= PLACEMENT_FROM_S:
+            row = np.cumsum(alive) - 1  # member -> row of heel_x
+            steps = heel_x[row[members], legs] - heel_x[row[members], 1 - legs]
+            x = np.zeros((members.size, 3))
+            x[np.arange(members.size), legs] = 1.0
+            x[:, 2] = self.offset[members, legs]
+            ok = (steps > 0) & (steps < 2.0)  # a foot landing behind or a stumble: no step
+            for i, xi, yi in zip(members[ok], x[ok], steps[ok], strict=True):
+                self.xtx[i] += np.outer(xi, xi)
+                self.xty[i] += xi * yi
+                self.yty[i] += yi * yi
+                self.count[i] += 1
+        self.offset[down] = 0.0
+        members, legs = np.nonzero(up)
+        turn = self.swings[members, legs] % _SWINGS_DRAWN
+        self.offset[members, legs] = self.table[self.stream[members], legs, turn]
+        self.swings[members, legs] += 1
+        change = down | up
+        self.loaded[change] = loaded[change]
+        self.since[change] = t
+
+    def placement(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per member: the placement fit's residual SD (m) and gain (m/rad); NaN if unfit."""
+        n = len(self.count)
+        sd, gain = np.full(n, np.nan), np.full(n, np.nan)
+        for i in np.flatnonzero(self.count >= PLACEMENT_MIN_STEPS):
+            # a tiny ridge: a member whose offsets happened to be all zero still solves
+            b = np.linalg.solve(self.xtx[i] + 1e-6 * np.eye(3), self.xty[i])
+            residual = max(self.yty[i] - b @ self.xty[i], 0.0)
+            sd[i], gain[i] = np.sqrt(residual / (self.count[i] - 3)), b[2]
+        return sd, gain
