@@ -192,11 +192,10 @@ def test_the_metabolic_term_prefers_the_cheaper_of_two_equal_walkers():
     assert weighted[0] - weighted[1] == pytest.approx(6000 / 75 / 12)
 
 
-def test_torque_noise_disturbs_the_batch_reproducibly():
+def _healthy_batch(n: int):
+    """(built model, n healthy reflex controllers, their initial qpos and qvel (n, ...))."""
     from gaitsim.model import build_scenario
-    from gaitsim.neural import controller as rc
     from gaitsim.neural.parameters import mapping_from_vector
-    from gaitsim.sim.batch import TorqueNoise, rollout
     from gaitsim.sim.initial import gait_state
     from gaitsim.sim.sensing import body_index
 
@@ -206,8 +205,14 @@ def test_torque_noise_disturbs_the_batch_reproducibly():
     q, v = gait_state(
         built.model, body_index(built.model), mapping_from_vector(rc.INITIAL_STATE, initial)
     )
-    ctrls = [rc.reflex_controller(sc.patient, gains, 200.0)] * 2
-    qs, vs = np.stack([q, q]), np.stack([v, v])
+    ctrls = [rc.reflex_controller(sc.patient, gains, 200.0)] * n
+    return built, ctrls, np.stack([q] * n), np.stack([v] * n)
+
+
+def test_torque_noise_disturbs_the_batch_reproducibly():
+    from gaitsim.sim.batch import TorqueNoise, rollout
+
+    built, ctrls, qs, vs = _healthy_batch(2)
     quiet = rollout(built, ctrls, qs, vs, 1.0)
     noisy = [
         rollout(built, ctrls, qs, vs, 1.0, torque_noise=TorqueNoise(5.0, seed=3)) for _ in range(2)
@@ -222,20 +227,9 @@ def test_step_adjustments_lengthen_steps_by_their_offset_on_common_random_number
     """Random step offsets (as a course planner's) reach the reflex controller through the
     course inputs: negative offsets lengthen the step (a negative fitted gain); members of one
     stream get the same offsets, so identical candidates cost the same."""
-    from gaitsim.model import build_scenario
-    from gaitsim.neural.parameters import mapping_from_vector
     from gaitsim.sim.batch import StepAdjustments, rollout
-    from gaitsim.sim.initial import gait_state
-    from gaitsim.sim.sensing import body_index
 
-    sc = spec.from_dict({"controller": {"kind": "reflex", "parameters": "healthy.json"}})
-    built = build_scenario(sc)
-    gains, initial, _ = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))
-    q, v = gait_state(
-        built.model, body_index(built.model), mapping_from_vector(rc.INITIAL_STATE, initial)
-    )
-    ctrls = [rc.reflex_controller(sc.patient, gains, 200.0)] * 4
-    qs, vs = np.stack([q] * 4), np.stack([v] * 4)
+    built, ctrls, qs, vs = _healthy_batch(4)
     adjusted = rollout(
         built, ctrls, qs, vs, 8.0, step_adjustments=StepAdjustments(0.15, seed=3, streams=2)
     )
