@@ -217,6 +217,22 @@ def test_the_course_is_drawn_per_episode_and_replayed_from_the_scenario():
     assert own.course.elements == env.unwrapped._setup.scenario.course.elements
 
 
+def test_an_episodes_trace_can_be_asked_for_again_after_a_full_episode():
+    """trace() records the final state once: asked again after an episode that ran its whole
+    length, it returns the same Trace (each call used to append the final state once more: a
+    repeated last sample, and an IndexError once the recorder was full)."""
+    config = load_env_config("obstacle-course-assist").model_copy(update={"episode_s": 1.0})
+    env = GaitEnv(config, record=True)
+    env.reset(seed=8)
+    done = False
+    while not done:
+        _, _, term, trunc, _ = env.step(np.zeros(env.action_space.shape, np.float32))
+        done = term or trunc
+    assert trunc and not term
+    first = env.trace()
+    assert env.trace() is first and first.time_s[-1] == pytest.approx(1.0)
+
+
 def test_the_obstacle_term_counts_what_the_course_scoring_calls_hit(tmp_path):
     """Online touches (the reward's) and the trace's scoring agree element for element, for
     a patient that avoids some obstacles and hits others."""

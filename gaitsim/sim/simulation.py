@@ -238,6 +238,7 @@ class Simulation:
         self._observe = observe
         self.data = data = mujoco.MjData(model)
         self.end: Termination | None = None
+        self._trace: Trace | None = None  # made once, by finish()
         self.device: DeviceRunner | None = None
         self._external = external_device
         if built.device is not None:
@@ -417,7 +418,10 @@ class Simulation:
         return self.end
 
     def finish(self, progress: Callable[[float], Any] | None = None) -> Trace:
-        """End the run (completed if it reached its duration) and return its Trace."""
+        """End the run (completed if it reached its duration) and return its Trace; later
+        calls return the same Trace (the final state is recorded once)."""
+        if self._trace is not None:
+            return self._trace
         data, device, recorder = self.data, self.device, self._recorder
         end = self.end or self._check_state() or Termination("completed", data.time)
         self.end = end
@@ -457,6 +461,7 @@ class Simulation:
             from gaitsim.metrics.cues import cues_of
 
             trace = trace_with(events + cues_of(trace))
+        self._trace = trace
         return trace
 
 
