@@ -333,6 +333,13 @@ def test_a_fallen_simulated_patient_ends_the_loop_as_a_hardware_error() -> None:
 KEY = b"0123456789abcdef-test-key"
 
 
+def _gaitsim(*args: object) -> list[str]:
+    """The command line of ``gaitsim ARGS`` in this interpreter."""
+    import sys
+
+    return [sys.executable, "-m", "gaitsim.cli", *map(str, args)]
+
+
 def _start_twin(port: int, seed: int = 3):
     """A twin server process of the hip-exo scenario on loopback ``port``, ready."""
     import os
@@ -491,7 +498,6 @@ def test_a_killed_twin_ends_the_loop_safely_and_says_why(twin, tmp_path) -> None
     import os
     import signal
     import subprocess
-    import sys
     import time as clock
 
     from gaitsim.hardware.log import read_log
@@ -499,22 +505,8 @@ def test_a_killed_twin_ends_the_loop_safely_and_says_why(twin, tmp_path) -> None
     address, server, _ = twin
     log = tmp_path / "killed.mcap"
     loop = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gaitsim.cli",
-            "hw",
-            "run",
-            "exo-hip-moderate-left",
-            "--adapter",
-            "twin",
-            "--port",
-            str(address[1]),
-            "--duration",
-            "10",
-            "--log",
-            str(log),
-        ],
+        _gaitsim("hw", "run", "exo-hip-moderate-left", "--adapter", "twin", "--port", address[1])
+        + ["--duration", "10", "--log", str(log)],
         env={**os.environ, "GAITSIM_TWIN_KEY": KEY.decode()},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -927,20 +919,9 @@ def test_cli_hw_run_without_a_twin_says_so_and_exits_1() -> None:
     import sys
 
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gaitsim.cli",
-            "hw",
-            "run",
-            "exo-hip-moderate-left",
-            "--adapter",
-            "twin",
-            "--port",
-            "9",
-            "--duration",
-            "1",
-        ],
+        _gaitsim(
+            "hw", "run", "exo-hip-moderate-left", "--adapter", "twin", "--port", 9, "--duration", 1
+        ),
         capture_output=True,
         text=True,
         check=False,
