@@ -235,8 +235,10 @@ def evaluate(
         config.placement_weight,
     )
     costs = costs.reshape(-1, k).mean(axis=1)
-    values: dict[str, Any] = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
-    own: dict[str, Any] = {n: None if v is None else np.asarray(v)[::k] for n, v in values.items()}
+    own: dict[str, Any] = {}  # each candidate's own start: every k-th member
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        own[f.name] = None if value is None else np.asarray(value)[::k]
     unperturbed = RolloutResult(**own)
     return costs, unperturbed
 

@@ -288,11 +288,11 @@ class _Adjuster:
             x[np.arange(members.size), legs] = 1.0
             x[:, 2] = self.offset[members, legs]
             ok = (steps > 0) & (steps < 2.0)  # a foot landing behind or a stumble: no step
-            for i, xi, yi in zip(members[ok], x[ok], steps[ok], strict=True):
-                self.xtx[i] += np.outer(xi, xi)
-                self.xty[i] += xi * yi
-                self.yty[i] += yi * yi
-                self.count[i] += 1
+            i, x, y = members[ok], x[ok], steps[ok]
+            np.add.at(self.xtx, i, x[:, :, None] * x[:, None, :])
+            np.add.at(self.xty, i, x * y[:, None])
+            np.add.at(self.yty, i, y * y)
+            np.add.at(self.count, i, 1)
         self.offset[down] = 0.0
         members, legs = np.nonzero(up)
         turn = self.swings[members, legs] % _SWINGS_DRAWN
