@@ -69,10 +69,21 @@ def test_each_member_is_the_single_environment_with_its_seed_across_autoresets(n
     assert resets >= n  # every member went through at least one autoreset
 
 
-def test_on_a_course_each_member_is_the_single_environment_touches_and_planner_alike():
+def test_on_a_course_each_member_is_the_single_environment_touches_and_planner_alike(tmp_path):
     """The course runs per member (appearances, the patient's planner, the obstacle term):
-    random actions over 5 s episodes that each draw their own course."""
-    config = _short("obstacle-course-assist", episode_s=5.0)
+    random actions over 5 s episodes that each draw their own course (its first obstacle at
+    2 m, not the scenario's 4 m: obstacles met within the 5 s)."""
+    scenario = (
+        Path(__file__).parent.parent
+        / "scenarios"
+        / "obstacle-avoidance-hemiparetic-moderate-hip-exo.toml"
+    ).read_text(encoding="utf-8")
+    assert "start_m = 4.0" in scenario
+    path = tmp_path / "near.toml"
+    path.write_text(scenario.replace("start_m = 4.0", "start_m = 2.0"), encoding="utf-8")
+    config = _short("obstacle-course-assist", episode_s=5.0).model_copy(
+        update={"scenario": str(path)}
+    )
     n = 2
     venv = GaitVectorEnv(config, n)
     singles = [GaitEnv(config) for _ in range(n)]
