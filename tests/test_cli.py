@@ -248,8 +248,12 @@ def test_tune_with_a_curriculum_writes_each_stage_and_the_result(tmp_path: Path)
 def test_tune_planner_refuses_a_scenario_without_a_course_and_writes_nothing(tmp_path: Path):
     work = tmp_path / "work"
     proc = gaitsim("tune", "healthy-walk", "--planner", "--work-dir", work)
-    assert proc.returncode == 2 and "no course to tune the planner on" in proc.stderr
+    assert proc.returncode == 2 and "no course to tune on" in proc.stderr
     assert not (work / "planner.toml").exists()
+    out = tmp_path / "on-course.json"
+    proc = gaitsim("tune", "healthy-walk", "--on-course", "--work-dir", work, "--out", out)
+    assert proc.returncode == 2 and "no course to tune on" in proc.stderr
+    assert not out.exists() and not (work / "course-log.csv").exists()
 
 
 def test_tune_refuses_an_option_of_the_other_mode_by_its_flag(tmp_path: Path):
@@ -260,6 +264,10 @@ def test_tune_refuses_an_option_of_the_other_mode_by_its_flag(tmp_path: Path):
     assert proc.returncode == 2 and "--target-speed: not an option of --planner" in proc.stderr
     proc = gaitsim("tune", "healthy-walk", "--seeds", "4", "--work-dir", work)
     assert proc.returncode == 2 and "--seeds: not an option of the reflex tuning" in proc.stderr
+    proc = gaitsim("tune", "curb-up-healthy", "--on-course", "--duration", "5")
+    assert proc.returncode == 2 and "--duration: not an option of --on-course" in proc.stderr
+    proc = gaitsim("tune", "curb-up-healthy", "--on-course", "--planner")
+    assert proc.returncode == 2 and "--planner, --on-course: choose one" in proc.stderr
     assert not (work / "planner.toml").exists() and not (work / "log.csv").exists()
 
 

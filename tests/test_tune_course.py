@@ -1,4 +1,5 @@
-"""Tuning the course planner (gaitsim tune --planner) on a short course session."""
+"""Tuning on short course sessions: the planner's gains (gaitsim tune --planner) and the
+reflex gains (gaitsim tune --on-course)."""
 
 from pathlib import Path
 
@@ -7,15 +8,18 @@ import pytest
 
 from gaitsim import spec
 from gaitsim.catalogue import resolve_scenario
-from gaitsim.neural.tune_planner import (
+from gaitsim.neural import controller as rc
+from gaitsim.neural.tune_course import (
     LIFT_FIELDS,
     STEP_FIELDS,
-    PlannerTuneConfig,
+    CourseTuneConfig,
     decode,
     encode,
     session,
     tune_planner,
+    tune_reflex,
     tuned_fields,
+    with_planner,
 )
 from gaitsim.spec import CoursePlanner
 
@@ -62,17 +66,17 @@ def test_lift_gains_are_tuned_only_where_the_course_has_an_edge_to_clear():
 
 def test_a_session_draws_its_course_from_its_seed_and_costs_what_it_scored():
     scenario = _short(OBSTACLES, 8.0)
-    a, b = (session(scenario, CoursePlanner(), s) for s in (5, 5))
+    a, b = (session(scenario, s) for s in (5, 5))
     assert a == b  # same seed, same session
     assert 0.0 <= a["success"] <= 1.0
     assert a["cost"] == pytest.approx(1.0 - a["success"] + 0.5 * a["fell"])
-    blind = session(scenario, CoursePlanner(enabled=False), 5)
+    blind = session(with_planner(scenario, CoursePlanner(enabled=False)), 5)
     assert blind["success"] <= a["success"]
 
 
 def test_tuning_writes_a_planner_table_that_loads_and_resumes(tmp_path: Path):
     scenario = _short(OBSTACLES, 6.0)
-    config = PlannerTuneConfig(generations=1, population=4, seeds=1, workers=2)
+    config = CourseTuneConfig(generations=1, population=4, seeds=1, workers=2)
     out = tmp_path / "planner.toml"
     result = tune_planner(scenario, config, out, tmp_path)
     assert result["generations"] == 1
@@ -86,14 +90,14 @@ def test_tuning_writes_a_planner_table_that_loads_and_resumes(tmp_path: Path):
     with pytest.raises(ValueError, match="seeds=1"):
         tune_planner(
             scenario,
-            PlannerTuneConfig(generations=2, population=4, seeds=2),
+            CourseTuneConfig(generations=2, population=4, seeds=2),
             out,
             tmp_path,
             resume=True,
         )
     again = tune_planner(
         scenario,
-        PlannerTuneConfig(generations=2, population=4, seeds=1),
+        CourseTuneConfig(generations=2, population=4, seeds=1),
         out,
         tmp_path,
         resume=True,
@@ -105,4 +109,50 @@ def test_tuning_writes_a_planner_table_that_loads_and_resumes(tmp_path: Path):
 def test_a_scenario_without_a_course_is_refused():
     plain = spec.load(resolve_scenario("healthy-walk"))
     with pytest.raises(ValueError, match="no course"):
-        tune_planner(plain, PlannerTuneConfig(generations=1), Path("unused"), Path("unused"))
+        tune_planner(plain, CourseTuneConfig(generations=1), Path("unused"), Path("unused"))
+
+
+def test_tuning_the_reflex_gains_on_the_course_writes_a_parameter_file_and_resumes(
+    tmp_path: Path,
+):
+    """--on-course: the gains move, the initial state is the start's, the file loads and
+    says how it was made; a resumed run must keep the search space."""
+    scenario = _short(OBSTACLES, 6.0)
+    start = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))[:2]
+    out = tmp_path / "on-course.json"
+    config = CourseTuneConfig(generations=1, population=4, seeds=1, sigma=0.01)
+    result = tune_reflex(scenario, config, start, out, tmp_path)
+    assert result["generations"] == 1 and len(result["sessions"]) == 1
+    gains, initial, doc = rc.load_parameter_file(out)
+    np.testing.assert_array_equal(initial, start[1])
+    np.testing.assert_array_equal(gains[0], gains[1])  # symmetric: one set for both legs
+    assert not np.allclose(gains, start[0])  # CMA-ES samples round the start, never on it
+    assert np.allclose(gains, start[0], atol=0.2 * np.abs(start[0]).max())
+    assert doc["tuning"]["mode"] == "on-course" and doc["tuning"]["generation"] == 1
+    assert doc["description"].startswith("Tuned by gaitsim tune --on-course")
+    with pytest.raises(ValueError, match="symmetric=True"):
+        tune_reflex(
+            scenario,
+            CourseTuneConfig(generations=2, population=4, seeds=1, symmetric=False),
+            start,
+            out,
+            tmp_path,
+            resume=True,
+        )
+    again = tune_reflex(
+        scenario,
+        CourseTuneConfig(generations=2, population=4, seeds=1, sigma=0.01),
+        start,
+        out,
+        tmp_path,
+        resume=True,
+    )
+    assert again["generations"] == 2
+    assert len((tmp_path / "course-log.csv").read_text().splitlines()) == 3
+
+
+def test_tuning_on_the_course_needs_the_planner_on():
+    scenario = with_planner(_short(OBSTACLES, 6.0), CoursePlanner(enabled=False))
+    start = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))[:2]
+    with pytest.raises(ValueError, match="planner.enabled = false"):
+        tune_reflex(scenario, CourseTuneConfig(generations=1), start, Path("x"), Path("y"))
