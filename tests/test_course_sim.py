@@ -134,6 +134,21 @@ def test_planner_steps_clear_of_a_zone_aims_at_targets_and_drive_limits_it():
     assert weak.decisions[0]["offset_rad"] == pytest.approx(0.5 * p.decisions[0]["offset_rad"])
 
 
+def test_a_zone_that_cannot_be_cleared_is_not_put_off_by_shortening_every_step():
+    """A zone longer than any step the caps allow (0.8 m: the heel must clear 1.12 m of zone,
+    foot and margins, the longest step is 0.91 m): the landings cross it somewhere, so
+    shortening every step to keep it beyond the plan gains nothing. A planner of three
+    landings did just that (to its cap, -0.19 m, from heels at 2.3-2.6 m), and on a treadmill
+    the walker was carried back by the belt until it fell."""
+    zone = Zone("avoid", 4.0, 4.8)
+    p = Planner(0.93, 0.22, [1.0, 1.0])
+    p._steps = [0.63] * 4
+    per_rad = 0.93 * np.sin(np.radians(70)) / 0.8
+    for heel in np.arange(2.2, 2.75, 0.05):
+        change, _ = p._change(heel + 0.63, 0.63, per_rad, [zone], "left")
+        assert change > -0.15, heel
+
+
 @pytest.mark.slow
 def test_the_healthy_preset_steps_up_a_10_cm_curb_without_falling_in_8_of_10_starts():
     # the planner's gains of curb-up-healthy were tuned on run seeds 101-110; 1-10 are new

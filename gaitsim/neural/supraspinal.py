@@ -16,10 +16,11 @@ expected step to all recent steps, adjusted ones included, and gives each leg it
 hemiparetic gait's differ).
 Against the elements it sees then:
 
-- projected obstacle zones and boxes: it plans this landing and the next two (a step length
-  apart) clear of them, a margin on both sides, with the least sum of squared step changes
-  within its caps (dynamic programming over a grid of changes), and takes the first change;
-  when nothing clears them, the longest step; no landing across a step edge either;
+- projected obstacle zones and boxes: it plans this landing and the next ones (a step length
+  apart) clear of them, a margin on both sides, until past every zone in sight (at least
+  three landings), with the least sum of squared step changes within its caps (dynamic
+  programming over positions), and takes the first change; when nothing clears them, the
+  landings least inside them; no landing across a step edge either;
 - a stepping target within half a step of the prediction: the step is aimed so the foot's
   middle lands on the target's centre (mid-stance CoP, as it is scored);
 - an edge that rises within the step (a box, a curb up, a stair): the knee flexes more in
@@ -58,8 +59,11 @@ MAX_SHORTEN = 0.5
 C0_RAD = 70 * math.pi / 180  # the nominal target leg angle (reflex c0)
 
 
-#: Landings planned ahead: this step and the next two.
+#: Landings planned ahead: at least this step and the next two, and as many more as it takes
+#: to be past every zone in sight (at most MAX_LANDINGS), on a grid of PLAN_DX_M.
 LOOKAHEAD = 3
+MAX_LANDINGS = 16
+PLAN_DX_M = 0.01
 
 #: Steps the forward model is fitted on, and the weight of its prior (in steps for a_leg; for
 #: g, in rad^2 of offsets: about ten adjusted steps' worth).
@@ -176,9 +180,9 @@ class Planner:
         self, land: float, step: float, per_rad: float, zones: Sequence[Zone], side: str
     ) -> tuple[float, str]:
         """The step change (m) and why: aim at a target in reach, else keep this landing and
-        the next LOOKAHEAD - 1 clear of every avoid zone with the least sum of squared
-        changes (the least inside them when nothing clears them). ``per_rad``: metres of
-        step per radian of offset, the caps' scale."""
+        the next ones until past every avoid zone (at least LOOKAHEAD) clear of them with the
+        least sum of squared changes (the least inside them when nothing clears them).
+        ``per_rad``: metres of step per radian of offset, the caps' scale."""
         for z in zones:
             if z.kind == "target" and z.side in (None, side):
                 aim = (z.a + z.b) / 2 - self._foot / 2
@@ -186,33 +190,42 @@ class Planner:
                     return aim - land, "target"
         if not any(z.kind == "avoid" for z in zones):
             return 0.0, ""
-        # the changes the leg-angle cap allows, within the step's own limits
+        # the changes the leg-angle cap allows, within the step's own limits, on a grid of
+        # PLAN_DX_M: change m * dx for m in lo..hi
+        dx = PLAN_DX_M
         longest = min(MAX_LENGTHEN * step, self._s.max_offset_rad * per_rad)
         shortest = min(MAX_SHORTEN * step, self._s.max_shorten_rad * per_rad)
-        grid = np.linspace(-shortest, longest, 25)
-        grid = np.append(grid, 0.0)
+        lo, hi = -int(shortest / dx), int(longest / dx)
+        changes = np.arange(lo, hi + 1)
+        advance = int(round(step / dx))
         avoid = np.array([(z.a, z.b) for z in zones if z.kind == "avoid"])
         m, foot = self._s.margin_m, self._foot
-
-        def overlap(x: np.ndarray) -> np.ndarray:
-            # metres of the foot, with its margins, inside avoid zones: 0 clears them
-            xs = x[..., None]
-            inside = np.minimum(xs + foot + m, avoid[:, 1]) - np.maximum(xs - m, avoid[:, 0])
-            return np.asarray(np.clip(inside, 0.0, None).sum(-1))
-
-        # the least sum of squared changes over the next LOOKAHEAD landings, overlap first:
-        # a landing that clears every zone beats one that does not, and when none clears the
-        # one least inside wins (a foot inside only the margin is not yet a hit); dynamic
-        # programming over a grid of changes, last landing first
-        cost = grid**2
-        lands = [land + grid]
-        for _ in range(LOOKAHEAD - 1):
-            lands.append(lands[-1][..., None] + step + grid)
-        to_go = np.zeros(lands[-1].shape)
-        for depth in range(LOOKAHEAD - 1, -1, -1):
-            total = cost + OVERLAP_COST * overlap(lands[depth]) + to_go
-            to_go = total.min(-1) if depth > 0 else total
-        first = float(grid[int(np.argmin(to_go))])
+        # landings until the last is past every zone however short the steps: a zone put
+        # off beyond the plan is still ahead (planning only a few landings, a walker that
+        # cannot clear a zone shortened every step and was carried off the belt's end)
+        past = avoid[:, 1].max() + m - (land + lo * dx)
+        needed = math.ceil(past / (max(advance + lo, 1) * dx)) + 1
+        n = int(np.clip(needed, LOOKAHEAD, MAX_LANDINGS))
+        # positions of the landings: index i is land + (i + lo) dx; landing 0 is land + a
+        # change, each next one a step and a change further
+        size = (hi - lo) + (n - 1) * (advance + hi) + 1
+        x = land + (np.arange(size) + lo) * dx
+        # metres of the foot, with its margins, inside avoid zones: 0 clears them
+        inside = np.minimum(x[:, None] + foot + m, avoid[:, 1]) - np.maximum(
+            x[:, None] - m, avoid[:, 0]
+        )
+        here = OVERLAP_COST * np.clip(inside, 0.0, None).sum(-1)
+        squared = (changes * dx) ** 2
+        after = np.minimum(np.arange(size)[:, None] + advance + changes, size - 1)
+        # the least sum of squared changes over the landings, overlap first: a landing that
+        # clears every zone beats one that does not, and when none clears the one least
+        # inside wins (a foot inside only the margin is not yet a hit); dynamic programming
+        # over positions, last landing first
+        to_go = here
+        for _ in range(n - 1):
+            to_go = here + (squared + to_go[after]).min(-1)
+        total = squared + to_go[changes - lo]
+        first = float(changes[int(np.argmin(total))] * dx)
         return first, "avoid" if first else ""
 
     def _plan(
