@@ -695,8 +695,15 @@ def tune_cmd(
         what = "the reflex tuning (without --planner or --on-course)" if mode == "reflex" else mode
         raise BadInput(f"{names}: not an option of {what}")
     spec = _load_scenario(scenario)
+    work_dir = work_dir or Path("runs") / f"tune-{spec.name}"
     if planner:
-        _tune_planner(spec, generations, population, sigma, seeds, out_path, work_dir, resume, seed)
+        out_path = out_path or work_dir / "planner.toml"
+        _check_out_dir(work_dir)
+        _check_out_dir(out_path.parent)
+        _tune_course(
+            spec, None, generations, population, sigma, seeds, False, out_path, work_dir,
+            resume, seed,
+        )  # fmt: skip
         return
     try:
         start_file = rc.resolve_parameter_file(warm_start or spec.controller.parameters)
@@ -704,23 +711,13 @@ def tune_cmd(
     except ParameterError as exc:
         raise BadInput(str(exc)) from None
     out_path = out_path or catalogue_dir("controllers") / f"{spec.name}.json"
-    work_dir = work_dir or Path("runs") / f"tune-{spec.name}"
     _check_out_dir(work_dir)
     _check_out_dir(out_path.parent)
     if on_course:
-        _tune_on_course(
-            spec,
-            (reflex_lr, initial),
-            generations,
-            population,
-            sigma,
-            seeds,
-            asymmetric,
-            out_path,
-            work_dir,
-            resume,
-            seed,
-        )
+        _tune_course(
+            spec, (reflex_lr, initial), generations, population, sigma, seeds, asymmetric,
+            out_path, work_dir, resume, seed,
+        )  # fmt: skip
         return
     generations = 300 if generations is None else generations
     population = 16 if population is None else population
@@ -792,9 +789,9 @@ _MODE_ONLY_OPTIONS_OF = {
 }
 
 
-def _tune_on_course(
+def _tune_course(
     spec: Any,
-    start: tuple[Any, Any],
+    start: tuple[Any, Any] | None,
     generations: int | None,
     population: int | None,
     sigma: float | None,
@@ -805,93 +802,49 @@ def _tune_on_course(
     resume: bool,
     seed: int | None,
 ) -> None:
-    """``gaitsim tune --on-course``: CMA-ES on the reflex gains over course sessions."""
+    """``gaitsim tune --planner`` (``start`` None: the course planner's gains) or
+    ``--on-course`` (the reflex gains from ``start``): CMA-ES over course sessions."""
     from tqdm import tqdm
 
-    from gaitsim.neural.tune_course import CourseTuneConfig, tune_reflex
+    from gaitsim.neural.tune_course import CourseTuneConfig, tune_planner, tune_reflex
 
     if spec.controller.kind != "reflex":
         raise BadInput(
-            f"{spec.name}: controller.kind = {spec.controller.kind!r}: --on-course tunes the "
-            "reflex controller; use kind = 'reflex'"
+            f"{spec.name}: controller.kind = {spec.controller.kind!r}: "
+            f"{'the planner steers' if start is None else '--on-course tunes'} the reflex "
+            "controller; use kind = 'reflex'"
         )
     config = CourseTuneConfig(
         generations=20 if generations is None else generations,
-        population=12 if population is None else population,
-        # small: the course is unforgiving (random changes of 2 % of each gain's range made
-        # 44 of 60 healthy obstacle sessions fall, 2026-12-03)
-        sigma=0.007 if sigma is None else sigma,
+        population=(8 if start is None else 12) if population is None else population,
+        # reflex gains: a small step, the course is unforgiving (random changes of 2 % of
+        # each gain's range made 44 of 60 healthy obstacle sessions fall, 2026-12-03)
+        sigma=(0.2 if start is None else 0.007) if sigma is None else sigma,
         seeds=seeds,
         seed=1 if seed is None else seed,
         symmetric=not asymmetric,
     )
-    with tqdm(
-        total=config.generations, file=sys.stderr, desc="tuning on course", unit="gen"
-    ) as bar:
+    what = "planner" if start is None else "on course"
+    with tqdm(total=config.generations, file=sys.stderr, desc=f"tuning {what}", unit="gen") as bar:
 
         def update(generation: int, best: float) -> None:
             bar.n = generation
             bar.set_postfix(best_cost=f"{best:.3f}")
 
         try:
-            result = tune_reflex(spec, config, start, out_path, work_dir, resume, update)
+            if start is None:
+                result = tune_planner(spec, config, out_path, work_dir, resume, update)
+            else:
+                result = tune_reflex(spec, config, start, out_path, work_dir, resume, update)
         except ValueError as exc:  # no course, planner off, or a checkpoint that does not fit
             raise BadInput(str(exc)) from None
     success = sum(r["success"] for r in result["sessions"]) / len(result["sessions"])
+    log = work_dir / ("planner-log.csv" if start is None else "course-log.csv")
+    tuned = f"{spec.name}'s planner" if start is None else f"{spec.name} on its course"
     click.echo(
-        f"tuned {spec.name} on its course: {result['generations']} generations, best cost "
-        f"{result['best_cost']:.4f} (success {success:.3f}), {result['wall_s']:.0f} s; "
-        f"parameters: {out_path}; log: {work_dir / 'course-log.csv'}"
-    )
-
-
-def _tune_planner(
-    spec: Any,
-    generations: int | None,
-    population: int | None,
-    sigma: float | None,
-    seeds: int,
-    out_path: Path | None,
-    work_dir: Path | None,
-    resume: bool,
-    seed: int | None,
-) -> None:
-    """``gaitsim tune --planner``: CMA-ES on the course planner's gains."""
-    from tqdm import tqdm
-
-    from gaitsim.neural.tune_course import CourseTuneConfig, tune_planner
-
-    if spec.controller.kind != "reflex":
-        raise BadInput(
-            f"{spec.name}: controller.kind = {spec.controller.kind!r}: the planner "
-            "steers the reflex controller; use kind = 'reflex'"
-        )
-    work_dir = work_dir or Path("runs") / f"tune-{spec.name}"
-    out_path = out_path or work_dir / "planner.toml"
-    _check_out_dir(work_dir)
-    _check_out_dir(out_path.parent)
-    config = CourseTuneConfig(
-        generations=20 if generations is None else generations,
-        population=8 if population is None else population,
-        sigma=0.2 if sigma is None else sigma,
-        seeds=seeds,
-        seed=1 if seed is None else seed,
-    )
-    with tqdm(total=config.generations, file=sys.stderr, desc="tuning planner", unit="gen") as bar:
-
-        def update(generation: int, best: float) -> None:
-            bar.n = generation
-            bar.set_postfix(best_cost=f"{best:.3f}")
-
-        try:
-            result = tune_planner(spec, config, out_path, work_dir, resume, update)
-        except ValueError as exc:  # no course, or a checkpoint that does not fit this run
-            raise BadInput(str(exc)) from None
-    success = sum(r["success"] for r in result["sessions"]) / len(result["sessions"])
-    click.echo(
-        f"tuned {spec.name}'s planner: {result['generations']} generations, best cost "
-        f"{result['best_cost']:.4f} (success {success:.3f}), {result['wall_s']:.0f} s; "
-        f"settings: {out_path}; log: {work_dir / 'planner-log.csv'}"
+        f"tuned {tuned}: "
+        f"{result['generations']} generations, best cost {result['best_cost']:.4f} (success "
+        f"{success:.3f}), {result['wall_s']:.0f} s; {out_path}; log: {log}"
     )
 
 
