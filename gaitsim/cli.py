@@ -585,7 +585,8 @@ def compare_cmd(
     "out_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Result file (default: controllers/<scenario>.json).",
+    help="Result file (default: controllers/<scenario>.json; --planner: <work-dir>/planner.toml; "
+    "--on-course: <work-dir>/parameters.json).",
 )
 @click.option(
     "--work-dir",
@@ -710,7 +711,9 @@ def tune_cmd(
         reflex_lr, initial, _ = rc.load_parameter_file(start_file)
     except ParameterError as exc:
         raise BadInput(str(exc)) from None
-    out_path = out_path or catalogue_dir("controllers") / f"{spec.name}.json"
+    # the flat tuning writes the catalogue's file; a course tuning, a candidate to check first
+    default = work_dir / "parameters.json" if on_course else None
+    out_path = out_path or default or catalogue_dir("controllers") / f"{spec.name}.json"
     _check_out_dir(work_dir)
     _check_out_dir(out_path.parent)
     if on_course:

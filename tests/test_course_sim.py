@@ -134,6 +134,33 @@ def test_planner_steps_clear_of_a_zone_aims_at_targets_and_drive_limits_it():
     assert weak.decisions[0]["offset_rad"] == pytest.approx(0.5 * p.decisions[0]["offset_rad"])
 
 
+def test_the_planners_first_change_is_the_best_of_every_plan_of_three_landings():
+    """The dynamic program against brute force: every sequence of three changes on the
+    planner's grid, landings a step apart (steps off the grid too), a zone the third landing
+    is past however short the steps (so the planner plans three)."""
+    from gaitsim.neural import supraspinal as sp
+
+    rng = np.random.default_rng(3)
+    p = Planner(0.93, 0.22, [1.0, 1.0])
+    per_rad = 0.93 * np.sin(np.radians(70)) / 0.8
+    foot, m, dx = 0.22, p._s.margin_m, sp.PLAN_DX_M
+    for _ in range(40):
+        step = float(rng.uniform(0.45, 0.75))
+        shortest = min(sp.MAX_SHORTEN * step, p._s.max_shorten_rad * per_rad)
+        longest = min(sp.MAX_LENGTHEN * step, p._s.max_offset_rad * per_rad)
+        reach = 2 * step - 3 * shortest - m  # the third landing is past this however short
+        a = float(rng.uniform(-0.2, reach - 0.05))
+        zone = Zone("avoid", a, float(rng.uniform(a + 0.03, reach)))
+        first, _ = p._change(0.0, step, per_rad, [zone], "left")
+        grid = np.arange(-int(shortest / dx + 1e-9), int(longest / dx + 1e-9) + 1) * dx
+        plans = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3)
+        lands = np.cumsum(plans, -1) + step * np.arange(3)
+        inside = np.minimum(lands + foot + m, zone.b) - np.maximum(lands - m, zone.a)
+        cost = np.square(plans).sum(-1) + sp.OVERLAP_COST * np.clip(inside, 0, None).sum(-1)
+        mine = cost[np.isclose(plans[:, 0], first)].min()
+        assert mine == pytest.approx(cost.min(), abs=1e-9), (step, zone)
+
+
 def test_a_zone_that_cannot_be_cleared_is_not_put_off_by_shortening_every_step():
     """A zone longer than any step the caps allow (0.8 m: the heel must clear 1.12 m of zone,
     foot and margins, the longest step is 0.91 m): the landings cross it somewhere, so

@@ -149,6 +149,33 @@ def test_tuning_the_reflex_gains_on_the_course_writes_a_parameter_file_and_resum
     )
     assert again["generations"] == 2
     assert len((tmp_path / "course-log.csv").read_text().splitlines()) == 3
+    # resuming from another start (here: a different initial state) is refused too
+    other = (start[0], start[1] + 0.01)
+    with pytest.raises(ValueError, match="started from other settings"):
+        tune_reflex(scenario, config, other, out, tmp_path, resume=True)
+
+
+def test_each_candidate_walks_with_its_own_gains_and_an_asymmetric_start_stays_per_leg(
+    tmp_path: Path,
+):
+    from gaitsim.neural.tune_course import _ReflexSpace
+
+    scenario = _short(OBSTACLES, 6.0)
+    start = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))[:2]
+    space = _ReflexSpace(scenario, start, True, tmp_path / "out.json", tmp_path)
+    xs = [space.x0, np.clip(space.x0 + 0.01, 0, 1)]
+    files = [space.candidate(x, i).controller.parameters for i, x in enumerate(xs)]
+    assert len(set(files)) == 2
+    for x, f in zip(xs, files, strict=True):
+        gains, initial, _ = rc.load_parameter_file(f)
+        np.testing.assert_allclose(gains, space._gains(x))
+        np.testing.assert_array_equal(initial, start[1])
+    np.testing.assert_allclose(rc.load_parameter_file(files[0])[0], start[0], rtol=1e-12)
+    paretic = rc.load_parameter_file(rc.resolve_parameter_file("hemiparetic-moderate-left.json"))
+    with pytest.raises(ValueError, match="--asymmetric"):
+        _ReflexSpace(scenario, paretic[:2], True, tmp_path / "out.json", tmp_path)
+    per_leg = _ReflexSpace(scenario, paretic[:2], False, tmp_path / "out.json", tmp_path)
+    np.testing.assert_allclose(per_leg._gains(per_leg.x0), paretic[0], rtol=1e-12)
 
 
 def test_tuning_on_the_course_needs_the_planner_on():

@@ -71,8 +71,9 @@ MODEL_STEPS = 30
 PRIOR_WEIGHT = np.array([1.0, 1.0, 0.1])
 
 #: Cost of a metre of foot inside an avoid zone (or its margin), against squared step
-#: changes (m^2, at most ~0.1): any overlap outweighs any change.
-OVERLAP_COST = 1000.0
+#: changes (m^2; at most ~1.5 over MAX_LANDINGS landings): any overlap of 0.1 mm or more
+#: outweighs any change.
+OVERLAP_COST = 1e5
 
 
 @dataclass(frozen=True)
@@ -195,9 +196,10 @@ class Planner:
         dx = PLAN_DX_M
         longest = min(MAX_LENGTHEN * step, self._s.max_offset_rad * per_rad)
         shortest = min(MAX_SHORTEN * step, self._s.max_shorten_rad * per_rad)
-        lo, hi = -int(shortest / dx), int(longest / dx)
+        lo, hi = -int(shortest / dx + 1e-9), int(longest / dx + 1e-9)
         changes = np.arange(lo, hi + 1)
         advance = int(round(step / dx))
+        drift = step - advance * dx  # landing k lies k x drift beyond its grid position
         avoid = np.array([(z.a, z.b) for z in zones if z.kind == "avoid"])
         m, foot = self._s.margin_m, self._foot
         # landings until the last is past every zone however short the steps: a zone put
@@ -206,24 +208,27 @@ class Planner:
         past = avoid[:, 1].max() + m - (land + lo * dx)
         needed = math.ceil(past / (max(advance + lo, 1) * dx)) + 1
         n = int(np.clip(needed, LOOKAHEAD, MAX_LANDINGS))
-        # positions of the landings: index i is land + (i + lo) dx; landing 0 is land + a
-        # change, each next one a step and a change further
+        # positions of the landings: index i is land + (i + lo) dx (+ k drift for landing k);
+        # landing 0 is land + a change, each next one a step and a change further
         size = (hi - lo) + (n - 1) * (advance + hi) + 1
         x = land + (np.arange(size) + lo) * dx
-        # metres of the foot, with its margins, inside avoid zones: 0 clears them
-        inside = np.minimum(x[:, None] + foot + m, avoid[:, 1]) - np.maximum(
-            x[:, None] - m, avoid[:, 0]
-        )
-        here = OVERLAP_COST * np.clip(inside, 0.0, None).sum(-1)
+
+        def here(k: int) -> np.ndarray:
+            # the cost of landing k at each position: metres of the foot, with its margins,
+            # inside avoid zones (0 clears them)
+            xk = x[:, None] + k * drift
+            inside = np.minimum(xk + foot + m, avoid[:, 1]) - np.maximum(xk - m, avoid[:, 0])
+            return np.asarray(OVERLAP_COST * np.clip(inside, 0.0, None).sum(-1))
+
         squared = (changes * dx) ** 2
         after = np.minimum(np.arange(size)[:, None] + advance + changes, size - 1)
         # the least sum of squared changes over the landings, overlap first: a landing that
         # clears every zone beats one that does not, and when none clears the one least
         # inside wins (a foot inside only the margin is not yet a hit); dynamic programming
         # over positions, last landing first
-        to_go = here
-        for _ in range(n - 1):
-            to_go = here + (squared + to_go[after]).min(-1)
+        to_go = here(n - 1)
+        for k in range(n - 2, -1, -1):
+            to_go = here(k) + (squared + to_go[after]).min(-1)
         total = squared + to_go[changes - lo]
         first = float(changes[int(np.argmin(total))] * dx)
         return first, "avoid" if first else ""

@@ -75,8 +75,8 @@ class CourseTuneConfig:
     symmetric: bool = True  # reflex gains: one set for both legs (the planner search ignores it)
 
 
-#: What a resumed run must share with its checkpoint.
-_RESUME_KEYS = ("population", "seeds", "first_seed", "seed", "symmetric")
+#: What a resumed run must share with its checkpoint (and its start point, see ``_tune``).
+_RESUME_KEYS: tuple[str, ...] = ("population", "seeds", "first_seed", "seed")
 
 
 def tuned_fields(scenario: Scenario) -> tuple[str, ...]:
@@ -160,6 +160,8 @@ class _Space(Protocol):
 
     name: str  # file prefix of the checkpoint and log
     x0: np.ndarray
+    resume_keys: tuple[str, ...]  # the config fields a resumed run must share
+    fixed: np.ndarray  # what the search keeps fixed (a resumed run must share it too)
 
     def candidate(self, x: np.ndarray, index: int) -> Scenario: ...
 
@@ -172,6 +174,8 @@ class _PlannerSpace:
     """The planner's gains (:func:`tuned_fields`), written as a ``[controller.planner]``."""
 
     name = "planner"
+    resume_keys = _RESUME_KEYS
+    fixed = np.zeros(0)
 
     def __init__(self, scenario: Scenario, out_path: Path) -> None:
         self._scenario, self._out = scenario, out_path
@@ -201,6 +205,7 @@ class _ReflexSpace:
     kept; each candidate's gains go to a file of its own in ``work_dir/candidates``."""
 
     name = "course"
+    resume_keys: tuple[str, ...] = (*_RESUME_KEYS, "symmetric")
 
     def __init__(
         self,
@@ -210,9 +215,15 @@ class _ReflexSpace:
         out_path: Path,
         work_dir: Path,
     ) -> None:
+        if symmetric and not np.array_equal(start[0][0], start[0][1]):
+            raise ValueError(
+                f"{scenario.name}: the start's legs have gains of their own; one set for both "
+                "legs would drop the right leg's: tune them per leg (--asymmetric)"
+            )
         self._scenario, self._out = scenario, out_path
         self._layout = Layout(symmetric)
         self._initial = start[1]
+        self.fixed = np.asarray(start[1], float)
         self._initial_unit = to_unit(rc.INITIAL_STATE, start[1])  # kept: not searched
         self.x0 = self._layout.encode(*start)[: -len(start[1])]
         self._dir = work_dir / "candidates"
@@ -309,14 +320,20 @@ def _tune(
     checkpoint = work_dir / f"{space.name}-checkpoint.pkl"
     log_path = work_dir / f"{space.name}-log.csv"
     seeds = list(range(config.first_seed, config.first_seed + config.seeds))
+    origin = np.concatenate([space.x0, space.fixed])  # the start point, checked on resuming
     if resume and checkpoint.exists():
-        saved = load_checkpoint(checkpoint, config, _RESUME_KEYS)
+        saved = load_checkpoint(checkpoint, config, space.resume_keys)
         es, best, generation, wall0 = (saved[k] for k in ("es", "best", "generation", "wall_s"))
+        if not np.array_equal(best.get("start", origin), origin):
+            raise ValueError(
+                f"{checkpoint}: the checkpoint started from other settings (warm start, "
+                "initial state or the scenario's planner); resume from the same"
+            )
         np.random.set_state(saved["numpy_random"])  # pycma samples from NumPy's global state
     else:
         options = {"bounds": [0.0, 1.0], "popsize": config.population, "verbose": -9}
         es = cma.CMAEvolutionStrategy(space.x0, config.sigma, {**options, "seed": config.seed + 1})
-        best = {"cost": np.inf, "x": space.x0, "sessions": []}
+        best = {"cost": np.inf, "x": space.x0, "sessions": [], "start": origin}
         generation, wall0 = 0, 0.0
         with log_path.open("w", newline="") as fh:
             csv.writer(fh).writerow(
@@ -336,7 +353,7 @@ def _tune(
             generation += 1
             k = int(np.argmin(costs))
             if costs[k] < best["cost"]:
-                best = {"cost": float(costs[k]), "x": xs[k], "sessions": per[k]}
+                best = {"cost": float(costs[k]), "x": xs[k], "sessions": per[k], "start": origin}
                 space.write_best(xs[k], best, generation)
             wall = wall0 + time.perf_counter() - t0
             # checkpoint first: a kill between the two repeats no generation in the log
