@@ -30,8 +30,10 @@ A step change of D metres becomes a leg-angle offset of D / g; offsets and lifts
 and scaled by the side's descending drive: the adjustment is a voluntary, supraspinal
 command, and a weak paretic leg adapts less (fewer and smaller adjustments: Said et al.
 1999, obstacle crossing after stroke [memory]), so impairment limits it without a separate
-code path. The planner's numbers are modelling choices set by hand on the obstacle scenarios
-(README, "Courses"), not yet fitted with ``gaitsim tune``.
+code path. The planner's default gains (``spec.CoursePlanner``) are modelling choices set by
+hand on the obstacle scenarios (README, "Courses"); a scenario may carry gains tuned for its
+patient with ``gaitsim tune --planner`` (``curb-up-healthy``,
+``obstacle-avoidance-hemiparetic-moderate``).
 """
 
 from __future__ import annotations
