@@ -697,31 +697,30 @@ def tune_cmd(
         raise BadInput(f"{names}: not an option of {what}")
     spec = _load_scenario(scenario)
     work_dir = work_dir or Path("runs") / f"tune-{spec.name}"
-    if planner:
-        out_path = out_path or work_dir / "planner.toml"
-        _check_out_dir(work_dir)
-        _check_out_dir(out_path.parent)
-        _tune_course(
-            spec, None, generations, population, sigma, seeds, False, out_path, work_dir,
-            resume, seed,
-        )  # fmt: skip
-        return
-    try:
-        start_file = rc.resolve_parameter_file(warm_start or spec.controller.parameters)
-        reflex_lr, initial, _ = rc.load_parameter_file(start_file)
-    except ParameterError as exc:
-        raise BadInput(str(exc)) from None
-    # the flat tuning writes the catalogue's file; a course tuning, a candidate to check first
-    default = work_dir / "parameters.json" if on_course else None
-    out_path = out_path or default or catalogue_dir("controllers") / f"{spec.name}.json"
+    start = None  # --planner keeps the reflex gains: no start file
+    if not planner:
+        try:
+            start_file = rc.resolve_parameter_file(warm_start or spec.controller.parameters)
+            reflex_lr, initial, _ = rc.load_parameter_file(start_file)
+        except ParameterError as exc:
+            raise BadInput(str(exc)) from None
+        start = (reflex_lr, initial)
+    # the flat tuning writes the catalogue's file; the course tunings, a candidate to check
+    default = {
+        "--planner": work_dir / "planner.toml",
+        "--on-course": work_dir / "parameters.json",
+        "reflex": catalogue_dir("controllers") / f"{spec.name}.json",
+    }[mode]
+    out_path = out_path or default
     _check_out_dir(work_dir)
     _check_out_dir(out_path.parent)
-    if on_course:
+    if planner or on_course:
         _tune_course(
-            spec, (reflex_lr, initial), generations, population, sigma, seeds, asymmetric,
-            out_path, work_dir, resume, seed,
+            spec, start, generations, population, sigma, seeds,
+            asymmetric, out_path, work_dir, resume, seed,
         )  # fmt: skip
         return
+    assert start is not None
     generations = 300 if generations is None else generations
     population = 16 if population is None else population
     sigma = 0.1 if sigma is None else sigma
@@ -739,7 +738,6 @@ def tune_cmd(
         step_adjust_rad=step_adjust,
         seed=1 if seed is None else seed,
     )
-    start = (reflex_lr, initial)
     with tqdm(total=generations, file=sys.stderr, desc="tuning", unit="gen") as bar:
 
         def update(generation: int, best: float, stage: int | None = None) -> None:

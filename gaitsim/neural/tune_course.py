@@ -222,18 +222,17 @@ class _ReflexSpace:
             )
         self._scenario, self._out = scenario, out_path
         self._layout = Layout(symmetric)
-        self._initial = start[1]
-        self.fixed = np.asarray(start[1], float)
-        self._initial_unit = to_unit(rc.INITIAL_STATE, start[1])  # kept: not searched
+        self.fixed = np.asarray(start[1], float)  # the initial state: kept, not searched
+        self._fixed_unit = to_unit(rc.INITIAL_STATE, self.fixed)
         self.x0 = self._layout.encode(*start)[: -len(start[1])]
         self._dir = work_dir / "candidates"
         self._dir.mkdir(parents=True, exist_ok=True)
 
     def _gains(self, x: np.ndarray) -> np.ndarray:
-        return self._layout.decode(np.concatenate([x, self._initial_unit]))[0]
+        return self._layout.decode(np.concatenate([x, self._fixed_unit]))[0]
 
     def candidate(self, x: np.ndarray, index: int) -> Scenario:
-        path = rc.save_parameter_file(self._dir / f"c{index}.json", self._gains(x), self._initial)
+        path = rc.save_parameter_file(self._dir / f"c{index}.json", self._gains(x), self.fixed)
         return self._scenario.model_copy(
             update={
                 "controller": self._scenario.controller.model_copy(
@@ -246,7 +245,7 @@ class _ReflexSpace:
         rc.save_parameter_file(
             self._out,
             self._gains(x),
-            self._initial,
+            self.fixed,
             description=_header("--on-course", self._scenario, best, generation)[2:].strip(),
             tuning={
                 "scenario": self._scenario.name,
