@@ -570,6 +570,12 @@ def compare_cmd(
     help="Walking speed the cost tracks (m/s).",
 )
 @click.option(
+    "--gains",
+    default=None,
+    help="--on-course: the reflex gains to search, comma-separated names (e.g. "
+    "alpha_delta,HAM_9_PG); the others are kept at the start's [default: all].",
+)
+@click.option(
     "--asymmetric",
     is_flag=True,
     help="One gain set per leg (hemiparetic patients); default: one set for both.",
@@ -656,6 +662,7 @@ def tune_cmd(
     seeds: int,
     duration_s: float,
     target_speed: float,
+    gains: str | None,
     asymmetric: bool,
     warm_start: str | None,
     out_path: Path | None,
@@ -717,7 +724,7 @@ def tune_cmd(
     if planner or on_course:
         _tune_course(
             spec, start, generations, population, sigma, seeds,
-            asymmetric, out_path, work_dir, resume, seed,
+            asymmetric, gains, out_path, work_dir, resume, seed,
         )  # fmt: skip
         return
     assert start is not None
@@ -774,6 +781,7 @@ _MODE_ONLY = (
     "seeds",
     "duration_s",
     "target_speed",
+    "gains",
     "asymmetric",
     "warm_start",
     "perturbed_starts",
@@ -786,7 +794,7 @@ _MODE_ONLY = (
 _MODE_ONLY_OPTIONS_OF = {
     "reflex": set(_MODE_ONLY) - {"seeds"},
     "--planner": {"seeds"},
-    "--on-course": {"seeds", "asymmetric", "warm_start"},
+    "--on-course": {"seeds", "gains", "asymmetric", "warm_start"},
 }
 
 
@@ -798,6 +806,7 @@ def _tune_course(
     sigma: float | None,
     seeds: int,
     asymmetric: bool,
+    gains: str | None,
     out_path: Path,
     work_dir: Path,
     resume: bool,
@@ -824,6 +833,7 @@ def _tune_course(
         seeds=seeds,
         seed=1 if seed is None else seed,
         symmetric=not asymmetric,
+        gains=None if gains is None else tuple(g.strip() for g in gains.split(",") if g.strip()),
     )
     what = "planner" if start is None else "on course"
     with tqdm(total=config.generations, file=sys.stderr, desc=f"tuning {what}", unit="gen") as bar:

@@ -268,6 +268,12 @@ def test_tune_refuses_an_option_of_the_other_mode_by_its_flag(tmp_path: Path):
     assert proc.returncode == 2 and "--duration: not an option of --on-course" in proc.stderr
     proc = gaitsim("tune", "curb-up-healthy", "--on-course", "--planner")
     assert proc.returncode == 2 and "--planner, --on-course: choose one" in proc.stderr
+    proc = gaitsim("tune", "curb-up-healthy", "--planner", "--gains", "c0")
+    assert proc.returncode == 2 and "--gains: not an option of --planner" in proc.stderr
+    proc = gaitsim(
+        "tune", "curb-up-healthy", "--on-course", "--gains", "c0,HAM9", "--work-dir", work
+    )
+    assert proc.returncode == 2 and "gains: HAM9: not reflex gains; allowed:" in proc.stderr
     assert not (work / "planner.toml").exists() and not (work / "log.csv").exists()
 
 

@@ -183,3 +183,47 @@ def test_tuning_on_the_course_needs_the_planner_on():
     start = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))[:2]
     with pytest.raises(ValueError, match="planner.enabled = false"):
         tune_reflex(scenario, CourseTuneConfig(generations=1), start, Path("x"), Path("y"))
+
+
+def test_a_search_over_named_gains_keeps_every_other_gain_and_refuses_unknown_names(
+    tmp_path: Path,
+):
+    """--gains: only the named gains move (on both legs of an asymmetric start too); the
+    others and the initial state are the start's; a resumed run must name the same."""
+    from gaitsim.neural.reflex import P
+    from gaitsim.neural.tune_course import _ReflexSpace
+
+    scenario = _short(OBSTACLES, 6.0)
+    start = rc.load_parameter_file(rc.resolve_parameter_file("healthy.json"))[:2]
+    named = ("HAM_9_PG", "alpha_delta")
+    space = _ReflexSpace(scenario, start, True, tmp_path / "out.json", tmp_path, named)
+    assert space.x0.shape == (2,)
+    moved = space._gains(np.clip(space.x0 + 0.05, 0, 1))
+    changed = np.flatnonzero(~np.isclose(moved[0], start[0][0], rtol=1e-12, atol=0))
+    assert sorted(changed) == sorted(P[n] for n in named)
+    np.testing.assert_array_equal(moved[0], moved[1])
+    paretic = rc.load_parameter_file(rc.resolve_parameter_file("hemiparetic-moderate-left.json"))
+    per_leg = _ReflexSpace(scenario, paretic[:2], False, tmp_path / "out.json", tmp_path, named)
+    assert per_leg.x0.shape == (4,)
+    moved = per_leg._gains(np.clip(per_leg.x0 + 0.05, 0, 1))
+    for leg in range(2):
+        changed = np.flatnonzero(~np.isclose(moved[leg], paretic[0][leg], rtol=1e-12, atol=0))
+        assert sorted(changed) == sorted(P[n] for n in named)
+    with pytest.raises(ValueError, match="gains: HAM_9: not reflex gains; allowed: theta_tgt"):
+        _ReflexSpace(scenario, start, True, tmp_path / "out.json", tmp_path, ("HAM_9",))
+    config = CourseTuneConfig(generations=1, population=4, seeds=1, sigma=0.05, gains=named)
+    tune_reflex(scenario, config, start, tmp_path / "out.json", tmp_path / "run")
+    gains, initial, doc = rc.load_parameter_file(tmp_path / "out.json")
+    np.testing.assert_array_equal(initial, start[1])
+    keep = [i for i in range(gains.shape[1]) if i not in (P[n] for n in named)]
+    np.testing.assert_allclose(gains[:, keep], start[0][:, keep], rtol=1e-12)
+    assert doc["tuning"]["gains"] == ["alpha_delta", "HAM_9_PG"]  # in the parameters' order
+    with pytest.raises(ValueError, match="gains=\\('HAM_9_PG', 'alpha_delta'\\)"):
+        tune_reflex(
+            scenario,
+            CourseTuneConfig(generations=2, population=4, seeds=1, gains=("alpha_delta",)),
+            start,
+            tmp_path / "out.json",
+            tmp_path / "run",
+            resume=True,
+        )

@@ -9,11 +9,12 @@ box), the swing-lift gains; the patient's reflex gains are fixed: the planner is
 course adds to a walker.
 
 The reflex search runs in the unit cube of the reflex gains' bounds (one set for both legs,
-or one per leg), from the scenario's parameter file (or a warm start), whose initial state
-it keeps; the planner's gains are the scenario's. A walker tuned on flat ground
-(``gaitsim.neural.tune``) carries out the planner's step changes as a by-product of its
-tuning; here it is tuned on what a course asks of it: Song & Geyer 2015 likewise optimise
-their reflex gains on the rough terrain and obstacles they are to negotiate.
+or one per leg; all 39 gains, or those named), from the scenario's parameter file (or a warm
+start), whose initial state and unnamed gains it keeps; the planner's gains are the
+scenario's. A walker tuned on flat ground (``gaitsim.neural.tune``) carries out the
+planner's step changes as a by-product of its tuning; here it is tuned on what a course
+asks of it: Song & Geyer 2015 likewise optimise their reflex gains on the rough terrain and
+obstacles they are to negotiate.
 
 Each candidate walks the scenario's session from ``seeds`` run seeds (``first_seed`` on;
 the same for every candidate and generation, so candidates are compared on the same
@@ -49,7 +50,7 @@ import numpy as np
 
 from gaitsim._io import write_text
 from gaitsim.neural import controller as rc
-from gaitsim.neural.parameters import to_unit
+from gaitsim.neural import reflex
 from gaitsim.neural.tune import Layout, load_checkpoint, save_checkpoint
 from gaitsim.spec import CoursePlanner, Scenario, from_dict, to_dict
 
@@ -73,6 +74,8 @@ class CourseTuneConfig:
     workers: int = 2
     seed: int = 1  # pycma gets seed + 1: its seed 0 means "from the clock"
     symmetric: bool = True  # reflex gains: one set for both legs (the planner search ignores it)
+    # reflex gains: the names searched (the others kept at the start's); None: all of them
+    gains: tuple[str, ...] | None = None
 
 
 #: What a resumed run must share with its checkpoint (and its start point, see ``_tune``).
@@ -201,11 +204,12 @@ class _PlannerSpace:
 
 
 class _ReflexSpace:
-    """The reflex gains (one set, or one per leg) from a parameter file whose initial state is
-    kept; each candidate's gains go to a file of its own in ``work_dir/candidates``."""
+    """The reflex gains (one set, or one per leg; all of them or the ``gains`` named) from a
+    parameter file whose initial state, and any gain not named, is kept; each candidate's
+    gains go to a file of its own in ``work_dir/candidates``."""
 
     name = "course"
-    resume_keys: tuple[str, ...] = (*_RESUME_KEYS, "symmetric")
+    resume_keys: tuple[str, ...] = (*_RESUME_KEYS, "symmetric", "gains")
 
     def __init__(
         self,
@@ -214,6 +218,7 @@ class _ReflexSpace:
         symmetric: bool,
         out_path: Path,
         work_dir: Path,
+        gains: tuple[str, ...] | None = None,
     ) -> None:
         if symmetric and not np.array_equal(start[0][0], start[0][1]):
             raise ValueError(
@@ -222,17 +227,35 @@ class _ReflexSpace:
             )
         self._scenario, self._out = scenario, out_path
         self._layout = Layout(symmetric)
-        self.fixed = np.asarray(start[1], float)  # the initial state: kept, not searched
-        self._fixed_unit = to_unit(rc.INITIAL_STATE, self.fixed)
-        self.x0 = self._layout.encode(*start)[: -len(start[1])]
-        self._dir = work_dir / "candidates"
+        self._start = self._layout.encode(*start)  # unit cube: gains, then initial state
+        n = len(reflex.REFLEX_PARAMETERS)
+        names = [p.name for p in reflex.REFLEX_PARAMETERS]
+        unknown = [g for g in gains or () if g not in names]
+        if unknown or (gains is not None and not gains):
+            raise ValueError(
+                f"gains: {', '.join(unknown) or 'none named'}: not reflex gains; allowed: "
+                + ", ".join(names)
+            )
+        legs = 1 if symmetric else 2
+        chosen = range(n) if gains is None else sorted({names.index(g) for g in gains})
+        self._searched = np.array([leg * n + i for leg in range(legs) for i in chosen], int)
+        kept = np.delete(np.arange(legs * n), self._searched)
+        # what is kept, not searched: the initial state, then the unit values of the gains
+        # not named (none when all are searched)
+        self._initial = np.asarray(start[1], float)
+        self.fixed = np.concatenate([self._initial, self._start[kept]])
+        self.x0 = self._start[self._searched]
+        self._gain_names = [names[i] for i in chosen]
+        self._dir = work_dir / "candidates"  # made once the space is known to be valid
         self._dir.mkdir(parents=True, exist_ok=True)
 
     def _gains(self, x: np.ndarray) -> np.ndarray:
-        return self._layout.decode(np.concatenate([x, self._fixed_unit]))[0]
+        unit = self._start.copy()
+        unit[self._searched] = x
+        return self._layout.decode(unit)[0]
 
     def candidate(self, x: np.ndarray, index: int) -> Scenario:
-        path = rc.save_parameter_file(self._dir / f"c{index}.json", self._gains(x), self.fixed)
+        path = rc.save_parameter_file(self._dir / f"c{index}.json", self._gains(x), self._initial)
         return self._scenario.model_copy(
             update={
                 "controller": self._scenario.controller.model_copy(
@@ -245,7 +268,7 @@ class _ReflexSpace:
         rc.save_parameter_file(
             self._out,
             self._gains(x),
-            self.fixed,
+            self._initial,
             description=_header("--on-course", self._scenario, best, generation)[2:].strip(),
             tuning={
                 "scenario": self._scenario.name,
@@ -253,6 +276,7 @@ class _ReflexSpace:
                 "generation": generation,
                 "cost": best["cost"],
                 "symmetric": self._layout.symmetric,
+                "gains": self._gain_names,
                 "sessions": best["sessions"],
             },
         )
@@ -294,8 +318,7 @@ def tune_reflex(
             f"{scenario.name}: controller.planner.enabled = false: tuning on the "
             "course needs the planner on"
         )
-    work_dir.mkdir(parents=True, exist_ok=True)
-    space = _ReflexSpace(scenario, start, config.symmetric, out_path, work_dir)
+    space = _ReflexSpace(scenario, start, config.symmetric, out_path, work_dir, config.gains)
     return _tune(space, config, work_dir, resume, on_generation)
 
 
