@@ -178,7 +178,7 @@ def test_a_zone_that_cannot_be_cleared_is_not_put_off_by_shortening_every_step()
 
 @pytest.mark.slow
 def test_the_healthy_preset_steps_up_a_10_cm_curb_without_falling_in_8_of_10_starts():
-    # the planner's gains of curb-up-healthy were tuned on run seeds 101-110; 1-10 are new
+    # the planner's gains of curb-up-healthy were tuned on run seeds 101-130; 1-10 are new
     base = spec.load(resolve_scenario("curb-up-healthy"))
     assert base.course.elements[0].height_m == pytest.approx(0.10)
     good = 0
