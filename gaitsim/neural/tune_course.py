@@ -227,17 +227,16 @@ class _ReflexSpace:
             )
         self._scenario, self._out = scenario, out_path
         self._layout = Layout(symmetric)
-        self._start = self._layout.encode(*start)  # unit cube: gains, then initial state
-        n = len(reflex.REFLEX_PARAMETERS)
-        names = [p.name for p in reflex.REFLEX_PARAMETERS]
-        unknown = [g for g in gains or () if g not in names]
+        unknown = [g for g in gains or () if g not in reflex.P]
         if unknown or (gains is not None and not gains):
             raise ValueError(
                 f"gains: {', '.join(unknown) or 'none named'}: not reflex gains; allowed: "
-                + ", ".join(names)
+                + ", ".join(reflex.P)
             )
+        self._start = self._layout.encode(*start)  # unit cube: gains, then initial state
+        n = len(reflex.P)
+        chosen = range(n) if gains is None else sorted({reflex.P[g] for g in gains})
         legs = 1 if symmetric else 2
-        chosen = range(n) if gains is None else sorted({names.index(g) for g in gains})
         self._searched = np.array([leg * n + i for leg in range(legs) for i in chosen], int)
         kept = np.delete(np.arange(legs * n), self._searched)
         # what is kept, not searched: the initial state, then the unit values of the gains
@@ -245,7 +244,7 @@ class _ReflexSpace:
         self._initial = np.asarray(start[1], float)
         self.fixed = np.concatenate([self._initial, self._start[kept]])
         self.x0 = self._start[self._searched]
-        self._gain_names = [names[i] for i in chosen]
+        self._gain_names = [reflex.REFLEX_PARAMETERS[i].name for i in chosen]
         self._dir = work_dir / "candidates"  # made once the space is known to be valid
         self._dir.mkdir(parents=True, exist_ok=True)
 
