@@ -3,7 +3,7 @@
 import pytest
 from course_traces import FOOT_M, crafted, walk
 
-from gaitsim.metrics.course import score_course
+from gaitsim.metrics.course import format_course, planned_step_errors, score_course
 from gaitsim.sim.trace import Event, Trace
 
 
@@ -22,7 +22,77 @@ def test_obstacle_hit_only_when_a_foot_touches_inside_the_zone():
     ]
     score = score_course(crafted(steps, elements, 6.0))
     assert _outcomes(score) == ["avoided", "hit", "avoided", "hit", "not_reached"]
-    assert score["obstacles"] == {"n": 5, "judged": 4, "avoided": 2, "success_rate": 0.5}
+    assert score["obstacles"] == {
+        "n": 5,
+        "judged": 4,
+        "avoided": 2,
+        "success_rate": 0.5,
+        "hits_by_cause": {"toe": 2, "heel": 0, "swing": 0},
+    }
+
+
+def test_a_hit_names_the_foot_and_why_it_touched():
+    """The left foot stands at 1.2-1.45 from 1.6 s to 2.25 s, the right at 1.8-2.05 from
+    2.15 s; the left swings until 2.7 s, and in that swing its toe scuffs the ground at 2.2 m
+    (30 ms, 20 % body weight)."""
+    from course_traces import MASS_KG
+
+    steps = walk(8)
+    elements = [
+        {"kind": "obstacle", "at_m": 1.40, "length_m": 0.2},  # the left toe at 1.45
+        {"kind": "obstacle", "at_m": 1.70, "length_m": 0.2},  # the right heel at 1.8
+        {"kind": "obstacle", "at_m": 2.10, "length_m": 0.2},  # between 2.05 and 2.4: scuffed
+        {"kind": "obstacle", "at_m": 3.28, "length_m": 0.2},  # between 3.25 and 3.6: free
+    ]
+    trace = crafted(steps, elements, 5.0)
+    t = trace.time_s
+    scuff = (t >= 2.4) & (t < 2.43)
+    toe, grf = trace["toe_left_pos_m"].copy(), trace["grf_left_n"].copy()
+    toe[scuff, 0], toe[scuff, 2], grf[scuff, 2] = 2.2, 0.0, 0.2 * MASS_KG * 9.81
+    scuffed = Trace(t, {**trace.channels, "toe_left_pos_m": toe, "grf_left_n": grf}, (), trace.meta)
+    score = score_course(scuffed)
+    rows = score["elements"]
+    assert _outcomes(score) == ["hit", "hit", "hit", "avoided"]
+    assert [(r["side"], r["cause"]) for r in rows[:3]] == [
+        ("left", "toe"),
+        ("right", "heel"),
+        ("left", "swing"),
+    ]
+    assert rows[0]["landed_heel_m"] == pytest.approx(1.2) and "cause" not in rows[3]
+    assert score["obstacles"]["hits_by_cause"] == {"toe": 1, "heel": 1, "swing": 1}
+    assert "hits: 1 toe, 1 heel, 1 swing" in format_course(score)
+
+
+def test_planned_steps_are_scored_against_their_last_plan():
+    """The planner aims the left heel at 1.24 m (it lands at 1.2 at 1.6 s) and the right at
+    1.7, then re-plans it to 1.82 before it lands at 1.8 (2.15 s): the last plan counts."""
+    plans = (
+        Event(1.0, "step_adjust", {"side": "left", "land_m": 1.24, "step_change_m": 0.1}),
+        Event(1.7, "step_adjust", {"side": "right", "land_m": 1.7, "step_change_m": -0.1}),
+        Event(1.8, "step_adjust", {"side": "right", "land_m": 1.82, "step_change_m": 0.02}),
+    )
+    obstacle = [{"kind": "obstacle", "at_m": 5.0, "length_m": 0.3}]
+    trace = crafted(walk(8), obstacle, 4.0, events=plans)
+    rows = planned_step_errors(trace)
+    assert [(r["side"], r["time_s"]) for r in rows] == [
+        ("left", pytest.approx(1.6)),
+        ("right", pytest.approx(2.15, abs=0.006)),
+    ]
+    assert [r["error_m"] for r in rows] == [pytest.approx(-0.04), pytest.approx(-0.02)]
+    summary = score_course(trace)["planned_steps"]
+    assert summary["n"] == 2 and summary["error_mean_m"] == pytest.approx(-0.03)
+    assert summary["error_sd_m"] == pytest.approx(0.01) and summary["within_tol_fraction"] == 1
+    assert "planned steps   2 landed -3.0 +- 1.0 cm from plan, 100 % within 5 cm" in (
+        format_course(score_course(trace))
+    )
+    assert "planned_steps" not in score_course(crafted(walk(8), obstacle, 4.0))
+    # the review report's course table carries both
+    from gaitsim.render.report import ReviewRun, _course_table
+
+    table = _course_table([ReviewRun("r", trace, None, score_course(trace))])  # type: ignore[arg-type]
+    assert "<th>planned steps from plan</th>" in table
+    assert "<td>-3.0 ± 1.0 cm (100 % within 5 cm)</td>" in table
+    assert "obstacle hits by cause" not in table  # no run hit an obstacle: column left out
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,13 @@ Operational definitions (REFERENCES 7; Timmermans et al. 2016, Heeren et al. 201
   skimming the ground unloaded in early swing (the events still call the foot loaded until
   the phase has lasted ``MIN_PHASE_S``) is no contact, while a loaded scuff is;
 - an **obstacle** (projected zone) is *avoided* when no foot touches inside it, else *hit*;
+  a hit names the foot that touched first and its ``cause`` (``HIT_CAUSES``), from where that
+  foot last landed (its heel at heel strike) and where it touched: ``toe``, it landed before
+  the zone and reached into it with its toe end while standing there (landed too close,
+  slid in, or rolled over its toe at push-off); ``heel``, it landed with its heel inside the
+  zone or past its near edge (a crossing step too short, a step too long); ``swing``, a
+  swinging foot scuffed the ground inside the zone (after its toe-off, or touching more than
+  ``SCUFF_M`` ahead of the toe of its landing: it had left its footprint);
 - a **target** is *hit* when a step lands in it: the step's centre of pressure at mid-stance
   (halfway between heel strike and toe-off) lies inside; the step judged is the nearest
   landing of the target's foot (``side``) or, without one, of either foot, which then
@@ -22,6 +29,12 @@ Operational definitions (REFERENCES 7; Timmermans et al. 2016, Heeren et al. 201
   are *crossed* when the pelvis is a leg length past their end, *failed* when the run fell
   on them or within two leg lengths past them;
 - a **walking area** scores the fraction of its time the pelvis stays inside.
+
+The patient's course planner (``gaitsim.neural.supraspinal``) is scored for precision too:
+each step it adjusted (``step_adjust`` events) lands its heel some distance from the plan's
+``land_m``; ``planned_steps`` gives their mean and spread and the share within
+``PLAN_TOL_M``, the precision a margin of that size asks for. What limits a walker's score
+on obstacles shows in these two: hits by cause, and how far its steps land from their plans.
 
 Positions are along the course: on a treadmill relative to the belt (projected elements
 ride on it), except walking areas, which move in the treadmill's frame. An element the run
@@ -48,6 +61,13 @@ CONTACT_TOL_M = 0.01
 #: A foot carrying more than this fraction of body weight is on the ground: the gait events'
 #: off-threshold (``gaitsim.metrics.events.OFF_BW``), the force a force plate still registers.
 TOUCH_BW = OFF_BW
+
+#: A touch this far (m) ahead of the toe of where the foot landed is a swinging foot's.
+SCUFF_M = 0.1
+#: Why an obstacle was hit (see the module docstring).
+HIT_CAUSES = ("toe", "heel", "swing")
+#: A planned step landing within this (m) of its plan counts as on target.
+PLAN_TOL_M = 0.05
 
 #: Results of an element, by kind.
 OUTCOMES = ("avoided", "hit", "missed", "crossed", "failed", "scored", "not_reached")
@@ -152,6 +172,7 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
                 hit = _touches(spans, e.at_m, end_m)
                 if hit.any():
                     row.update(outcome="hit", time_s=float(time_s[np.argmax(hit)]))
+                    row.update(_hit_cause(trace, spans, events, e.at_m, end_m))
                 elif passed.size:
                     row.update(outcome="avoided", time_s=float(time_s[passed[0]]))
                 else:
@@ -196,7 +217,88 @@ def score_course(trace: Trace) -> dict[str, Any] | None:
         else:  # perturbations are applied, not scored
             continue
         rows.append(row)
-    return {"elements": rows, **_rates(rows)}
+    out = {"elements": rows, **_rates(rows)}
+    planned = planned_step_errors(trace, events)
+    if planned:
+        out["planned_steps"] = _planned_summary(planned)
+    return out
+
+
+def _hit_cause(
+    trace: Trace,
+    spans: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    events: Mapping[str, SideEvents],
+    a: float,
+    b: float,
+) -> dict[str, Any]:
+    """The foot that touched inside [a, b] first, and why (``HIT_CAUSES``)."""
+    first: tuple[int, str] | None = None
+    for side, (lo, hi) in spans.items():
+        with np.errstate(invalid="ignore"):
+            idx = np.flatnonzero((hi >= a) & (lo <= b))
+        if idx.size and (first is None or idx[0] < first[0]):
+            first = (int(idx[0]), side)
+    assert first is not None  # called for a hit
+    i, side = first
+    ev = events[side]
+    heel = _along(trace, np.asarray(trace[f"heel_{side}_pos_m"][:, 0], float))
+    toe = _along(trace, np.asarray(trace[f"toe_{side}_pos_m"][:, 0], float))
+    strikes, offs = ev.heel_strike_idx[ev.heel_strike_idx <= i], ev.toe_off_idx[ev.toe_off_idx <= i]
+    landed = int(strikes[-1]) if strikes.size else i
+    swinging = offs.size > 0 and (not strikes.size or offs[-1] > strikes[-1])
+    lo = spans[side][0][i]
+    if swinging or lo > toe[landed] + SCUFF_M:
+        cause = "swing"
+    elif heel[landed] < a:
+        cause = "toe"
+    else:
+        cause = "heel"
+    return {"side": side, "cause": cause, "landed_heel_m": float(heel[landed])}
+
+
+def planned_step_errors(
+    trace: Trace, events: Mapping[str, SideEvents] | None = None
+) -> list[dict[str, Any]]:
+    """How precisely the planned steps landed: for each swing the course planner adjusted
+    (its last ``step_adjust`` event before the foot's next heel strike), the heel's position
+    along the course at that strike against the plan's ``land_m``."""
+    events = detect_events(trace) if events is None else events
+    plans = [e for e in trace.events if e.kind == "step_adjust" and "land_m" in e.detail]
+    out = []
+    for side in SIDES:
+        heel = _along(trace, np.asarray(trace[f"heel_{side}_pos_m"][:, 0], float))
+        mine = [e for e in plans if e.detail["side"] == side]
+        strikes = events[side].heel_strike_idx
+        times = trace.time_s[strikes]
+        for k, e in enumerate(mine):
+            after = np.flatnonzero(times > e.time_s)
+            if not after.size:
+                continue
+            strike_s = float(times[after[0]])
+            if k + 1 < len(mine) and mine[k + 1].time_s < strike_s:
+                continue  # re-planned before landing: the last plan counts
+            landed = float(heel[strikes[after[0]]])
+            out.append(
+                {
+                    "side": side,
+                    "time_s": strike_s,
+                    "change_m": float(e.detail.get("step_change_m", 0.0)),
+                    "plan_m": float(e.detail["land_m"]),
+                    "error_m": landed - float(e.detail["land_m"]),
+                }
+            )
+    return sorted(out, key=lambda r: r["time_s"])
+
+
+def _planned_summary(planned: list[dict[str, Any]]) -> dict[str, Any]:
+    err = np.array([p["error_m"] for p in planned])
+    return {
+        "n": len(planned),
+        "error_mean_m": float(err.mean()),
+        "error_sd_m": float(err.std()),
+        "within_tol_fraction": float(np.mean(np.abs(err) <= PLAN_TOL_M)),
+        "tol_m": PLAN_TOL_M,
+    }
 
 
 def _target(e: Any, steps: Mapping[str, list[tuple[float, float]]]) -> dict[str, Any]:
@@ -249,6 +351,9 @@ def _rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "obstacle" in by_kind:
         out["obstacles"] = _rate(by_kind["obstacle"], "avoided")
+        out["obstacles"]["hits_by_cause"] = {
+            c: sum(r.get("cause") == c for r in by_kind["obstacle"]) for c in HIT_CAUSES
+        }
     if "target" in by_kind:
         targets = by_kind["target"]
         out["targets"] = {
@@ -298,7 +403,12 @@ def format_course(score: dict[str, Any]) -> str:
 
     lines = ["course"]
     if "obstacles" in score:
-        lines.append(f"  obstacles       {rate(score['obstacles'], 'avoided')}")
+        causes = score["obstacles"].get("hits_by_cause", {})
+        why = ", ".join(f"{n} {c}" for c, n in causes.items() if n)
+        lines.append(
+            f"  obstacles       {rate(score['obstacles'], 'avoided')}"
+            + (f"; hits: {why}" if why else "")
+        )
     if "targets" in score:
         for key in ("all", "left", "right"):
             lines.append(f"  targets {key:<7} {rate(score['targets'][key], 'hit')}")
@@ -308,6 +418,13 @@ def format_course(score: dict[str, Any]) -> str:
     if "walking_areas" in score and score["walking_areas"]["inside_fraction"] is not None:
         lines.append(
             f"  walking areas   {100 * score['walking_areas']['inside_fraction']:.0f} % inside"
+        )
+    if "planned_steps" in score:
+        p = score["planned_steps"]
+        lines.append(
+            f"  planned steps   {p['n']} landed {100 * p['error_mean_m']:+.1f} +- "
+            f"{100 * p['error_sd_m']:.1f} cm from plan, {100 * p['within_tol_fraction']:.0f} % "
+            f"within {100 * p['tol_m']:.0f} cm"
         )
     session = score["session"]
     pct = "-" if session["score_pct"] is None else f"{session['score_pct']:.0f} %"

@@ -282,6 +282,15 @@ def _course_table(runs: Sequence[ReviewRun]) -> str:
         targets = course.get("targets")
         for side in ("all", "left", "right"):
             cells.append(_rate_text(targets[side] if targets else None, "hit"))
+        causes = course.get("obstacles", {}).get("hits_by_cause", {})
+        cells.append(", ".join(f"{n} {c}" for c, n in causes.items() if n) or "-")
+        planned = course.get("planned_steps")
+        cells.append(
+            "-"
+            if planned is None
+            else f"{100 * planned['error_mean_m']:+.1f} ± {100 * planned['error_sd_m']:.1f} cm "
+            f"({100 * planned['within_tol_fraction']:.0f} % within {100 * planned['tol_m']:.0f} cm)"
+        )
         score = session["score_pct"]
         cells.append(
             "-" if score is None else f"{score:.0f} % ({session['successes']}/{session['judged']})"
@@ -296,6 +305,8 @@ def _course_table(runs: Sequence[ReviewRun]) -> str:
         "targets hit",
         "targets hit, left",
         "targets hit, right",
+        "obstacle hits by cause",
+        "planned steps from plan",
         "session score",
     ]
     # only the kinds of element some run has
