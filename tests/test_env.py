@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -246,6 +247,8 @@ def test_the_obstacle_term_counts_what_the_course_scoring_calls_hit(tmp_path):
     healthy = text.replace("hemiparetic-moderate-left", "healthy").replace(
         "belt_speed_m_s = 0.8", "belt_speed_m_s = 1.2"
     )
+    # the healthy walker's own (default) planner: the file's gains are the moderate patient's
+    healthy = re.sub(r"\[controller\.planner\].*?\n\n", "", healthy, flags=re.S)
     path = tmp_path / "healthy-obstacles.toml"
     path.write_text(healthy, encoding="utf-8")
     config = load_env_config("obstacle-course-assist").model_copy(
